@@ -1,0 +1,150 @@
+import { z } from "zod";
+
+/**
+ * The Klarefi v1 wire format, as this project assumes it (docs/klarefi-api.md).
+ *
+ * Field names are the API's own (snake_case), verbatim from the product
+ * documentation. The local server validates requests with these schemas and the
+ * client parses every response with them, so both sides of the contract live in
+ * one file.
+ */
+
+/** Most identifiers and references accept up to this many characters. */
+export const MAX_ID_LENGTH = 255;
+/** How far ahead an `expires_at` may lie. */
+export const MAX_EXPIRY_DAYS = 365;
+/** Lifetime of a link when the request gives no `expires_at`. */
+export const DEFAULT_EXPIRY_DAYS = 30;
+
+export const SessionStatus = z.enum(["open", "revoked", "expired", "completed"]);
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+const nonEmpty = (what: string, max = MAX_ID_LENGTH) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .trim()
+    .min(1, { error: `${what} must not be empty` })
+    .max(max, { error: `${what} must be at most ${max} characters` });
+
+/** Case type identifiers as the dashboard shows them: `motor_claim`. */
+export const CaseTypeId = nonEmpty("case_type_id", 64).regex(/^[a-z][a-z0-9_]*$/, {
+  error: "case_type_id must be lower-case letters, digits and underscores, starting with a letter",
+});
+
+/** BCP 47 language tag: `nl`, `nl-BE`, `pt-BR`, `zh-Hant-TW`. */
+export const Locale = z
+  .string({ error: "locale must be a string" })
+  .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, {
+    error: 'locale must be a BCP 47 language tag such as "nl" or "nl-BE"',
+  });
+
+/**
+ * Where the hosted page sends the applicant when done. https only, except
+ * plain http to a loopback host so local development works.
+ */
+export const ReturnUrl = z
+  .string({ error: "return_url must be a string" })
+  .max(2048, { error: "return_url must be at most 2048 characters" })
+  .refine(isAllowedReturnUrl, {
+    error: "return_url must be an absolute https:// URL (http:// is allowed only for localhost)",
+  });
+
+export function isAllowedReturnUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+}
+
+export const TraceId = z
+  .string({ error: "trace_id must be a string" })
+  .regex(/^[\x21-\x7e]{1,128}$/, { error: "trace_id must be 1 to 128 printable ASCII characters without spaces" });
+
+/** An RFC 3339 timestamp with a zone: `2027-03-31T00:00:00Z`. */
+export const Timestamp = z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp such as 2027-03-31T00:00:00Z" });
+
+/** Body of `POST /api/v1/sessions`. Unknown fields are refused. */
+export const CreateSessionRequest = z.strictObject({
+  case_type_id: CaseTypeId,
+  idempotency_key: nonEmpty("idempotency_key"),
+  external_case_id: nonEmpty("external_case_id"),
+  external_applicant_id: nonEmpty("external_applicant_id"),
+  return_url: ReturnUrl.optional(),
+  locale: Locale.optional(),
+  trace_id: TraceId.optional(),
+  expires_at: Timestamp.optional(),
+});
+export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
+
+/** An intake session as every endpoint returns it. */
+export const Session = z.object({
+  object: z.literal("intake_session"),
+  session_id: z.string().min(1),
+  /** Equal to `session_id` in v1 hosted sessions. */
+  case_id: z.string().min(1),
+  signed_url: z.url(),
+  status: SessionStatus,
+  case_type_id: z.string(),
+  idempotency_key: z.string(),
+  external_case_id: z.string(),
+  external_applicant_id: z.string(),
+  return_url: z.string().nullable(),
+  locale: z.string().nullable(),
+  trace_id: z.string().nullable(),
+  expires_at: z.string(),
+  created_at: z.string(),
+  revoked_at: z.string().nullable(),
+});
+export type Session = z.infer<typeof Session>;
+
+export const CaseStatus = z.enum(["awaiting_applicant", "submitted", "closed"]);
+export type CaseStatus = z.infer<typeof CaseStatus>;
+
+/** The case read `GET /api/v1/cases/{id}`: the case behind a hosted session. */
+export const Case = z.object({
+  object: z.literal("case"),
+  case_id: z.string().min(1),
+  session_id: z.string().min(1),
+  case_type_id: z.string(),
+  external_case_id: z.string(),
+  external_applicant_id: z.string(),
+  status: CaseStatus,
+  session_status: SessionStatus,
+  created_at: z.string(),
+});
+export type Case = z.infer<typeof Case>;
+
+export const ErrorType = z.enum([
+  "invalid_request_error",
+  "authentication_error",
+  "not_found_error",
+  "idempotency_error",
+  "rate_limit_error",
+  "api_error",
+]);
+export type ErrorType = z.infer<typeof ErrorType>;
+
+/** Every non-2xx answer of the API. */
+export const ErrorBody = z.object({
+  error: z.object({
+    type: ErrorType,
+    code: z.string(),
+    message: z.string(),
+    param: z.string().optional(),
+    request_id: z.string(),
+    trace_id: z.string().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Response headers the API sets. */
+export const Headers = {
+  requestId: "request-id",
+  traceId: "klarefi-trace-id",
+  idempotentReplayed: "idempotent-replayed",
+  retryAfter: "retry-after",
+} as const;

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+// e2e tests drive the real Pulumi engine, which is slow and CPU-bound on two
+// cores: run test files one at a time in forks and give them room.
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    pool: "forks",
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ["default"],
+  },
+});
