@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { LocalWorkspace, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
+
+export const repoRoot = path.resolve(__dirname, "../..");
+
+/** The passphrase of every throwaway stack the tests make. */
+export const TEST_PASSPHRASE = "klarefi-test-passphrase";
+
+/**
+ * Environment that keeps the Pulumi CLI offline and local: a file backend,
+ * a passphrase secrets provider, no update check, no plugin downloads.
+ */
+export function offlinePulumiEnv(backendDir: string, pulumiHome: string): Record<string, string> {
+  return {
+    PULUMI_BACKEND_URL: `file://${backendDir}`,
+    PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE,
+    PULUMI_HOME: pulumiHome,
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    PULUMI_SKIP_CONFIRMATIONS: "true",
+  };
+}
+
+export function randomStackName(prefix = "t"): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+export interface TempStack {
+  stack: Stack;
+  stackName: string;
+  backendDir: string;
+  workDir: string;
+  env: Record<string, string>;
+}
+
+/**
+ * Runs `fn` against a fresh stack of an inline program on a temp file backend,
+ * then destroys the stack and deletes every folder, whatever happened.
+ *
+ * The work folder sits under the repository (in the git-ignored `.klarefi/`)
+ * so that the dynamic provider, which runs with it as its working directory,
+ * resolves `@klarefi/pulumi` by package name.
+ */
+export async function withInlineStack<T>(
+  options: { projectName?: string; program: PulumiFn; config?: Record<string, { value: string; secret?: boolean }>; env?: Record<string, string> },
+  fn: (t: TempStack) => Promise<T>,
+): Promise<T> {
+  const base = path.join(repoRoot, ".klarefi", "tmp");
+  mkdirSync(base, { recursive: true });
+  const scratch = mkdtempSync(path.join(base, "stack-"));
+  const backendDir = mkdtempSync(path.join(tmpdir(), "klarefi-backend-"));
+  const workDir = path.join(scratch, "work");
+  const pulumiHome = path.join(scratch, "home");
+  mkdirSync(workDir);
+  mkdirSync(pulumiHome);
+  const env = { ...offlinePulumiEnv(backendDir, pulumiHome), ...options.env };
+  const stackName = randomStackName();
+  const projectName = options.projectName ?? "klarefi-test";
+  let stack: Stack | undefined;
+  try {
+    stack = await LocalWorkspace.createStack(
+      { stackName, projectName, program: options.program },
+      {
+        workDir,
+        envVars: env,
+        secretsProvider: "passphrase",
+        projectSettings: { name: projectName, runtime: "nodejs", backend: { url: env.PULUMI_BACKEND_URL } },
+      },
+    );
+    if (options.config) await stack.setAllConfig(options.config);
+    return await fn({ stack, stackName, backendDir, workDir, env });
+  } finally {
+    if (stack) {
+      try {
+        await stack.destroy();
+      } catch {
+        // The test body already failed or destroyed; removal below still runs.
+      }
+      try {
+        await stack.workspace.removeStack(stackName, { force: true });
+      } catch {
+        // Nothing left to remove.
+      }
+    }
+    rmSync(scratch, { recursive: true, force: true });
+    rmSync(backendDir, { recursive: true, force: true });
+  }
+}
