@@ -1,0 +1,243 @@
+import { chmodSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "csv-parse/sync";
+import { z } from "zod";
+import { IntakeSession } from "./intake-session";
+
+/** One applicant of a campaign: who gets a link, and per-row overrides. */
+export const CampaignRow = z.object({
+  externalCaseId: z.string().trim().min(1, { error: "external_case_id must not be empty" }).max(255, { error: "external_case_id must be at most 255 characters" }),
+  externalApplicantId: z
+    .string()
+    .trim()
+    .min(1, { error: "external_applicant_id must not be empty" })
+    .max(255, { error: "external_applicant_id must be at most 255 characters" }),
+  locale: z.string().trim().optional(),
+  returnUrl: z.string().trim().optional(),
+});
+export type CampaignRow = z.infer<typeof CampaignRow>;
+
+/** A row with where it came from, for error messages. */
+export interface SourcedRow extends CampaignRow {
+  /** 1-based line in the CSV file (the header is line 1), or 1-based index in an array. */
+  line: number;
+}
+
+/** CSV column names (snake_case, as in the API) and the camelCase spelling both work. */
+const COLUMN_ALIASES: Record<string, keyof CampaignRow> = {
+  external_case_id: "externalCaseId",
+  externalcaseid: "externalCaseId",
+  external_applicant_id: "externalApplicantId",
+  externalapplicantid: "externalApplicantId",
+  locale: "locale",
+  return_url: "returnUrl",
+  returnurl: "returnUrl",
+};
+
+/** Raised before any API call when campaign rows are invalid; lists every bad row. */
+export class CampaignRowsError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source} has ${problems.length} invalid row${problems.length === 1 ? "" : "s"}; nothing was sent to Klarefi:\n  - ${problems.join("\n  - ")}`);
+    this.name = "CampaignRowsError";
+  }
+}
+
+/**
+ * Reads campaign rows from CSV text with a header row. Columns
+ * `external_case_id` and `external_applicant_id` are required; `locale` and
+ * `return_url` are optional per-row overrides. Unknown columns are refused so
+ * a typo does not silently drop data. Empty lines are skipped.
+ */
+export function parseCampaignCsv(csv: string, source = "campaign CSV"): SourcedRow[] {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parse(csv, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false, trim: true }) as typeof records;
+  } catch (error) {
+    throw new CampaignRowsError(source, [error instanceof Error ? error.message : String(error)]);
+  }
+  const [header, ...body] = records;
+  if (!header) throw new CampaignRowsError(source, ["the file is empty: expected a header row with external_case_id,external_applicant_id"]);
+  const columns = header.record.map((name) => COLUMN_ALIASES[name.toLowerCase()]);
+  const problems = header.record.flatMap((name, i) => (columns[i] ? [] : [`line 1: unknown column "${name}" (expected external_case_id, external_applicant_id, locale, return_url)`]));
+  for (const required of ["externalCaseId", "externalApplicantId"] as const) {
+    if (!columns.includes(required)) problems.push(`line 1: the header has no ${required === "externalCaseId" ? "external_case_id" : "external_applicant_id"} column`);
+  }
+  if (problems.length > 0) throw new CampaignRowsError(source, problems);
+  const rows = body.map(({ record, info }) => {
+    const row: Record<string, string> & { line: number } = { line: info.lines };
+    record.forEach((value, i) => {
+      const column = columns[i];
+      if (column && value !== "") row[column] = value;
+    });
+    return row;
+  });
+  return validateCampaignRows(rows, source);
+}
+
+/**
+ * Validates rows (from code or CSV) and refuses duplicates, reporting every
+ * problem with its line number at once.
+ */
+export function validateCampaignRows(rows: readonly (Record<string, unknown> & { line?: number })[], source = "campaign rows"): SourcedRow[] {
+  const problems: string[] = [];
+  const valid: SourcedRow[] = [];
+  const firstLine = new Map<string, number>();
+  const names = new Map<string, number>();
+  rows.forEach((raw, index) => {
+    const line = raw.line ?? index + 1;
+    const parsed = CampaignRow.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(`line ${line}: ${parsed.error.issues.map((i) => (i.code === "invalid_type" ? `${String(i.path[0])} is required` : i.message)).join("; ")}`);
+      return;
+    }
+    const row = parsed.data;
+    const earlier = firstLine.get(row.externalCaseId);
+    if (earlier !== undefined) {
+      problems.push(`line ${line}: external_case_id "${row.externalCaseId}" duplicates line ${earlier}`);
+      return;
+    }
+    const name = logicalNameFor(row.externalCaseId);
+    const clash = names.get(name);
+    if (clash !== undefined) {
+      problems.push(`line ${line}: external_case_id "${row.externalCaseId}" maps to the same resource name as line ${clash}`);
+      return;
+    }
+    firstLine.set(row.externalCaseId, line);
+    names.set(name, line);
+    valid.push({ ...row, line });
+  });
+  if (problems.length > 0) throw new CampaignRowsError(source, problems);
+  return valid;
+}
+
+/** The resource name suffix for a case: stable, so editing one row touches only that row. */
+export function logicalNameFor(externalCaseId: string): string {
+  return externalCaseId.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
+/** Arguments of an {@link IntakeCampaign}. Give `rows` or `csvFile`. */
+export interface IntakeCampaignArgs {
+  /** Case type of every link, e.g. `hail_damage`. */
+  caseTypeId: string;
+  /** Applicants in code. */
+  rows?: readonly CampaignRow[];
+  /** Or a CSV file with a header row (relative paths resolve against the working directory). */
+  csvFile?: string;
+  /** Campaign-wide defaults; a row's own `locale` / `returnUrl` wins. */
+  defaults?: { locale?: string; returnUrl?: string; expiresAt?: string; traceId?: string };
+  /** Change to reissue every link of the campaign. */
+  rotation?: string;
+  /**
+   * Opt-in mail-merge export: after `pulumi up`, write `external_case_id,
+   * external_applicant_id,session_id,signed_url` to this file with owner-only
+   * permissions. The file holds live links: treat it as a secret.
+   */
+  mailMergeFile?: string;
+}
+
+/** One provisioned link of a campaign. */
+export interface CampaignLink {
+  sessionId: string;
+  signedUrl: string;
+}
+
+/**
+ * The intake links of a fixed campaign: one {@link IntakeSession} per
+ * applicant row. `pulumi up` provisions them, `pulumi destroy` revokes every
+ * one. Resource names derive from the external case id, so adding, removing
+ * or editing a row touches only that row in `pulumi preview`. Invalid or
+ * duplicated rows are reported with their line numbers before any API call.
+ *
+ * @example
+ * ```ts
+ * import * as klarefi from "@klarefi/pulumi";
+ *
+ * const hail = new klarefi.IntakeCampaign("hail-2027", {
+ *   caseTypeId: "hail_damage",
+ *   csvFile: "applicants.csv",
+ *   defaults: { locale: "nl", expiresAt: "2027-06-30T00:00:00Z" },
+ * });
+ * export const links = hail.links; // secret: { [externalCaseId]: { sessionId, signedUrl } }
+ * ```
+ */
+export class IntakeCampaign extends pulumi.ComponentResource {
+  /** External case id → its link. Secret, because it holds the signed URLs. */
+  readonly links: pulumi.Output<Record<string, CampaignLink>>;
+  /** External case id → its session resource. */
+  readonly sessions: Readonly<Record<string, IntakeSession>>;
+  /** How many links the campaign holds. */
+  readonly size: number;
+  /** Path of the mail-merge file, once written (`pulumi up` only). */
+  readonly mailMergeFile: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: IntakeCampaignArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("klarefi:index:IntakeCampaign", name, {}, opts);
+    const rows = campaignRows(args);
+    const defaults = args.defaults ?? {};
+    const sessions: Record<string, IntakeSession> = {};
+    for (const row of rows) {
+      sessions[row.externalCaseId] = new IntakeSession(
+        `${name}-${logicalNameFor(row.externalCaseId)}`,
+        {
+          caseTypeId: args.caseTypeId,
+          externalCaseId: row.externalCaseId,
+          externalApplicantId: row.externalApplicantId,
+          locale: row.locale ?? defaults.locale,
+          returnUrl: row.returnUrl ?? defaults.returnUrl,
+          expiresAt: defaults.expiresAt,
+          traceId: defaults.traceId,
+          rotation: args.rotation,
+        },
+        { parent: this },
+      );
+    }
+    this.sessions = sessions;
+    this.size = rows.length;
+    const byCase = Object.entries(sessions).map(([caseId, s]) =>
+      pulumi.all([s.sessionId, s.signedUrl]).apply(([sessionId, signedUrl]) => [caseId, { sessionId, signedUrl }] as const),
+    );
+    this.links = pulumi.secret(pulumi.all(byCase).apply((entries) => Object.fromEntries(entries)));
+    const applicants = Object.fromEntries(rows.map((r) => [r.externalCaseId, r.externalApplicantId]));
+    const target = args.mailMergeFile;
+    this.mailMergeFile =
+      target === undefined || pulumi.runtime.isDryRun()
+        ? pulumi.output(undefined)
+        : pulumi.unsecret(this.links).apply((links) => writeMailMerge(path.resolve(target), links, applicants));
+    this.registerOutputs({ links: this.links, size: this.size, mailMergeFile: this.mailMergeFile });
+  }
+}
+
+function campaignRows(args: IntakeCampaignArgs): SourcedRow[] {
+  if ((args.rows === undefined) === (args.csvFile === undefined)) {
+    throw new CampaignRowsError("IntakeCampaign", ["give exactly one of rows or csvFile"]);
+  }
+  if (args.csvFile !== undefined) {
+    const file = path.resolve(args.csvFile);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      throw new CampaignRowsError(args.csvFile, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+    }
+    return parseCampaignCsv(text, args.csvFile);
+  }
+  return validateCampaignRows(args.rows ?? []);
+}
+
+/** Writes the mail-merge CSV atomically with mode 0600 and returns its path. */
+export function writeMailMerge(file: string, links: Record<string, CampaignLink>, applicants: Record<string, string>): string {
+  const cell = (value: string) => (/[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  const lines = ["external_case_id,external_applicant_id,session_id,signed_url"];
+  for (const [caseId, link] of Object.entries(links)) {
+    lines.push([caseId, applicants[caseId] ?? "", link.sessionId, link.signedUrl].map(cell).join(","));
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, lines.join("\n") + "\n", { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+  return file;
+}

@@ -1,0 +1,18 @@
+/**
+ * `@klarefi/pulumi`: Klarefi intake sessions as Pulumi resources.
+ *
+ * - {@link IntakeSession}: one applicant's signed intake link.
+ * - {@link IntakeCampaign}: the links of a fixed campaign, from rows or a CSV file.
+ * - The typed API client: `@klarefi/pulumi/client` (also re-exported here as `Klarefi`).
+ */
+export { IntakeSession, type IntakeSessionArgs, type IntakeSessionOutputs } from "./intake-session";
+export {
+  IntakeCampaign,
+  CampaignRowsError,
+  parseCampaignCsv,
+  validateCampaignRows,
+  type IntakeCampaignArgs,
+  type CampaignLink,
+  type CampaignRow,
+} from "./campaign";
+export { Klarefi } from "./client/klarefi";
