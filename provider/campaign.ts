@@ -55,7 +55,7 @@ export class CampaignRowsError extends Error {
 export function parseCampaignCsv(csv: string, source = "campaign CSV"): SourcedRow[] {
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(csv, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false, trim: true }) as typeof records;
+    records = parse(csv, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false, trim: true }) as unknown as typeof records;
   } catch (error) {
     throw new CampaignRowsError(source, [error instanceof Error ? error.message : String(error)]);
   }
@@ -68,12 +68,12 @@ export function parseCampaignCsv(csv: string, source = "campaign CSV"): SourcedR
   }
   if (problems.length > 0) throw new CampaignRowsError(source, problems);
   const rows = body.map(({ record, info }) => {
-    const row: Record<string, string> & { line: number } = { line: info.lines };
+    const row: Record<string, string | number> = { line: info.lines };
     record.forEach((value, i) => {
       const column = columns[i];
       if (column && value !== "") row[column] = value;
     });
-    return row;
+    return row as Record<string, unknown> & { line: number };
   });
   return validateCampaignRows(rows, source);
 }

@@ -5,13 +5,13 @@
 #
 #   1. npm dependencies, including the project's own Node.js 24 (npm package
 #      `node`), which npm scripts then find first on PATH;
-#   2. the TypeScript build (dist/);
-#   3. links in node_modules: the package itself (so programs in examples/ and
+#   2. links in node_modules: the package itself (so programs in examples/ and
 #      the dynamic provider resolve `@klarefi/pulumi` by name), the `klarefi` CLI;
-#   4. the Pulumi CLI: the one on PATH when it is new enough, otherwise built
+#   3. the Pulumi CLI: the one on PATH when it is new enough, otherwise built
 #      from the Go module proxy once and cached outside the repository, plus the
 #      two plugins the CLI needs for this project (the Node.js language host and
-#      the dynamic-provider plugin), linked into node_modules/.bin.
+#      the dynamic-provider plugin), linked into node_modules/.bin;
+#   4. the TypeScript build (dist/).
 #
 # Environment: KLAREFI_CACHE_DIR (default ~/.cache/klarefi-pulumi) holds built
 # CLIs by version; KLAREFI_FORCE_PULUMI_BUILD=1 ignores a pulumi on PATH.
@@ -38,16 +38,12 @@ export PATH="$bin:$PATH"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 (( node_major >= 22 )) || die "Node.js $(node --version) is too old: @pulumi/pulumi needs 22 or newer"
 
-# 2. Build. tsc is incremental through tsBuildInfo, so an unchanged tree is quick.
-say "building TypeScript (tsc)"
-tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/tsbuildinfo
-
-# 3. Links.
+# 2. Links.
 mkdir -p node_modules/@klarefi
 ln -sfn ../.. node_modules/@klarefi/pulumi
 ln -sfn ../../bin/klarefi.js "$bin/klarefi"
 
-# 4. Pulumi CLI.
+# 3. Pulumi CLI.
 want=$(node -p 'require("./package.json").config.pulumiCliVersion')
 sdk=$(node -p 'require("@pulumi/pulumi/package.json").version')
 gomod_version=$(sed -n 's#^require github.com/pulumi/pulumi/pkg/v3 v\(.*\)$#\1#p' tools/pulumi-cli/go.mod)
@@ -117,4 +113,8 @@ if [[ -n "$ambient" ]]; then
   [[ -x "$(dirname "$ambient")/pulumi-language-nodejs" ]] ||
     ln -sfn ../../tools/pulumi-language-nodejs/pulumi-language-nodejs "$bin/pulumi-language-nodejs"
 fi
+# 4. Build. tsc is incremental through tsBuildInfo, so an unchanged tree is quick.
+say "building TypeScript (tsc)"
+tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/tsbuildinfo
+
 say "ready: Node.js $(node --version), @pulumi/pulumi $sdk, Pulumi CLI $("$bin/pulumi" version 2>/dev/null || "$cli" version)"

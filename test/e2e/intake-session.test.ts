@@ -1,0 +1,170 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../helpers/server";
+import { withInlineStack } from "../helpers/pulumi";
+
+// The provider under test is the built package, loaded by name as a user's
+// program loads it, so the serialized provider is the real one.
+const klarefi: typeof import("../../provider") = createRequire(__filename)("@klarefi/pulumi");
+
+/** The stack's checkpoint as the file backend stores it: secrets still encrypted. */
+function rawStateFile(backendDir: string, project: string, stack: string): string {
+  return readFileSync(path.join(backendDir, ".pulumi", "stacks", project, `${stack}.json`), "utf8");
+}
+
+/** Each IntakeSession's outputs in the stack's state, by resource name. */
+async function sessionOutputs(stack: Stack): Promise<Record<string, Record<string, unknown>>> {
+  const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string; outputs?: Record<string, unknown> }[] };
+  return Object.fromEntries(
+    (deployment.resources ?? [])
+      .filter((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession")
+      .map((r) => [r.urn.split("::").pop() ?? r.urn, r.outputs ?? {}]),
+  );
+}
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const config = () => ({
+  "klarefi:apiKey": { value: server.apiKey, secret: true },
+  "klarefi:baseUrl": { value: server.url },
+});
+
+interface Row {
+  caseId: string;
+  locale: string;
+}
+
+/** A program with one session per row; `twin` adds a second resource with the first row's inputs. */
+function programFor(rows: () => Row[], opts: { twin?: boolean } = {}) {
+  return async () => {
+    const out: Record<string, pulumi.Output<string>> = {};
+    for (const row of rows()) {
+      const s = new klarefi.IntakeSession(`claim-${row.caseId}`, {
+        caseTypeId: "motor_claim",
+        externalCaseId: row.caseId,
+        externalApplicantId: `applicant-${row.caseId}`,
+        returnUrl: `https://claims.example.com/${row.caseId}`,
+        locale: row.locale,
+      });
+      out[`${row.caseId}_id`] = s.sessionId;
+      out[`${row.caseId}_url`] = s.signedUrl;
+      out[`${row.caseId}_status`] = s.status;
+    }
+    // The twin starts with the first row's inputs and keeps them.
+    const first = { caseId: "c1", locale: "nl" };
+    if (opts.twin) {
+      const twin = new klarefi.IntakeSession(`twin-${first.caseId}`, {
+        caseTypeId: "motor_claim",
+        externalCaseId: first.caseId,
+        externalApplicantId: `applicant-${first.caseId}`,
+        returnUrl: `https://claims.example.com/${first.caseId}`,
+        locale: first.locale,
+      });
+      out.twin_id = twin.sessionId;
+    }
+    return out;
+  };
+}
+
+describe("IntakeSession through the real engine", () => {
+  it("lives through up, no-op preview, replacement, drift, destroy and re-creation with the server agreeing at every step", async () => {
+    let rows: Row[] = [
+      { caseId: "c1", locale: "nl" },
+      { caseId: "c2", locale: "nl" },
+    ];
+    await withInlineStack({ projectName: "klarefi-e2e", program: programFor(() => rows, { twin: true }), config: config() }, async ({ stack, stackName, backendDir }) => {
+      // up: sessions exist and are open on the server
+      const up = await stack.up();
+      expect(up.summary.result).toBe("succeeded");
+      const id1 = up.outputs.c1_id?.value as string;
+      const id2 = up.outputs.c2_id?.value as string;
+      const twin = up.outputs.twin_id?.value as string;
+      expect(new Set([id1, id2, twin]).size).toBe(3); // identical inputs in one stack still get their own session
+      expect(up.outputs.c1_url?.secret).toBe(true);
+      const open = await server.admin.sessions({ status: "open" });
+      expect(open.map((s) => s.session_id).sort()).toEqual([id1, id2, twin].sort());
+
+      // the state file holds the signed URL only encrypted, and the API key nowhere in plaintext
+      const state = rawStateFile(backendDir, "klarefi-e2e", stackName);
+      for (const s of open) {
+        const sig = new URL(s.signed_url).searchParams.get("sig");
+        expect(sig).toBeTruthy();
+        expect(state.includes(sig ?? "missing"), "signature in plaintext state").toBe(false);
+      }
+      expect(state.includes(server.apiKey), "API key in plaintext state").toBe(false);
+      expect(state).toContain("ciphertext");
+
+      // the serialized provider is small and holds no secret
+      const deployment = (await stack.exportStack()).deployment as { resources: { type: string; inputs?: Record<string, unknown> }[] };
+      const sessionState = deployment.resources.find((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession");
+      const providerText = String(sessionState?.inputs?.__provider ?? "");
+      expect(providerText.length).toBeGreaterThan(100);
+      expect(providerText.length).toBeLessThan(2_500);
+      expect(providerText).toContain('require("@klarefi/pulumi/intake-session")');
+      expect(providerText).not.toContain(server.apiKey);
+
+      // a second preview shows no changes
+      const preview = await stack.preview();
+      expect(preview.changeSummary).toEqual({ same: 4 }); // the stack and three sessions
+
+      // changing locale replaces: a new open session, the old one revoked
+      rows = [{ caseId: "c1", locale: "fr" }, rows[1] as Row];
+      const replaced = await stack.up();
+      expect(replaced.summary.resourceChanges?.replace).toBe(1);
+      const newId1 = replaced.outputs.c1_id?.value as string;
+      expect(newId1).not.toBe(id1);
+      expect(replaced.outputs.c2_id?.value).toBe(id2);
+      const after = await server.admin.sessions();
+      const status = (id: string) => after.find((s) => s.session_id === id)?.status;
+      expect(status(id1)).toBe("revoked");
+      expect(status(newId1)).toBe("open");
+      expect(after.find((s) => s.session_id === newId1)?.locale).toBe("fr");
+
+      // refresh after an out-of-band revoke shows the drift
+      const revoked = await server.api(`/api/v1/sessions/${id2}/revoke`, { method: "POST" });
+      expect(revoked.status).toBe(200);
+      const refresh = await stack.refresh();
+      expect(refresh.summary.result).toBe("succeeded");
+      const refreshed = await sessionOutputs(stack);
+      expect(refreshed["claim-c2"]?.status).toBe("revoked");
+      expect(refreshed["claim-c1"]?.status).toBe("open");
+
+      // destroy revokes every session on the server
+      await stack.destroy();
+      expect(await server.admin.sessions({ status: "open" })).toEqual([]);
+
+      // up again with the same inputs: new open links, not the revoked ones
+      const again = await stack.up();
+      const ids = [again.outputs.c1_id?.value, again.outputs.c2_id?.value, again.outputs.twin_id?.value] as string[];
+      expect(ids).not.toContain(newId1);
+      expect(ids).not.toContain(id2);
+      expect(ids).not.toContain(twin);
+      const reopened = await server.admin.sessions({ status: "open" });
+      expect(reopened.map((s) => s.session_id).sort()).toEqual([...ids].sort());
+
+      await stack.destroy();
+      expect(await server.admin.sessions({ status: "open" })).toEqual([]);
+    });
+  });
+
+  it("gives the same program in two stacks different sessions", async () => {
+    const rows = () => [{ caseId: "shared", locale: "nl" }];
+    await withInlineStack({ projectName: "klarefi-e2e", program: programFor(rows), config: config() }, async ({ stack: a }) => {
+      await withInlineStack({ projectName: "klarefi-e2e", program: programFor(rows), config: config() }, async ({ stack: b }) => {
+        const [upA, upB] = [await a.up(), await b.up()];
+        expect(upA.outputs.shared_id?.value).toBeTruthy();
+        expect(upA.outputs.shared_id?.value).not.toBe(upB.outputs.shared_id?.value);
+      });
+    });
+  });
+});
