@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { IntakeSessionProviderImpl, settingsFromConfig } from "../../provider/intake-session";
+import { startTestServer, type TestServer } from "../helpers/server";
+
+// Provider methods called directly, against the local server: no engine here.
+// The engine-level guarantees are in test/e2e/.
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+beforeEach(async () => {
+  await server.admin.reset({ faults: true });
+});
+
+let scopeCounter = 0;
+function inputs(overrides: Record<string, unknown> = {}) {
+  scopeCounter += 1;
+  return {
+    caseTypeId: "motor_claim",
+    externalCaseId: "claim_48392",
+    externalApplicantId: "applicant_789",
+    returnUrl: "https://claims.example.com/claim_48392",
+    locale: "nl",
+    keyScope: `unit/test/claim-${scopeCounter}`,
+    ...overrides,
+  };
+}
+
+function configured(extra: Record<string, string> = {}): IntakeSessionProviderImpl {
+  const impl = new IntakeSessionProviderImpl();
+  void impl.configureFrom(configOf({ "klarefi:apiKey": server.apiKey, "klarefi:baseUrl": server.url, ...extra }));
+  return impl;
+}
+
+function configOf(values: Record<string, string>) {
+  return { get: (key: string) => values[key] };
+}
+
+describe("IntakeSession provider methods", () => {
+  it("creates an open session even when the first call arrives while configure is still running", async () => {
+    const impl = new IntakeSessionProviderImpl();
+    const configuring = impl.configureFrom(configOf({ "klarefi:apiKey": server.apiKey, "klarefi:baseUrl": server.url }));
+    const created = impl.create(inputs()); // not awaiting configure first, as the engine may do
+    const { id, outs } = await created;
+    await configuring;
+    expect(id).toMatch(/^ses_/);
+    expect(outs).toMatchObject({ sessionId: id, caseId: id, status: "open", externalCaseId: "claim_48392", locale: "nl" });
+    expect(outs.signedUrl).toContain(`/i/${id}`);
+  });
+
+  it("lands on the same session when create runs twice for one resource", async () => {
+    const impl = configured();
+    const args = inputs();
+    const first = await impl.create(args);
+    const second = await impl.create(args);
+    expect(second.id).toBe(first.id);
+    expect(await server.admin.sessions({ external_case_id: "claim_48392" })).toHaveLength(1);
+  });
+
+  it("does not adopt a revoked session: the next key generation makes a fresh one", async () => {
+    const impl = configured();
+    const args = inputs();
+    const first = await impl.create(args);
+    await impl.delete(first.id);
+    const again = await impl.create(args);
+    expect(again.id).not.toBe(first.id);
+    expect(again.outs.status).toBe("open");
+    expect(again.outs.idempotencyKey).toBe(`${first.outs.idempotencyKey}~2`);
+    // and a third run walks the same keys to the same open session
+    expect((await impl.create(args)).id).toBe(again.id);
+  });
+
+  it("does not adopt an expired session", async () => {
+    const impl = configured();
+    const args = inputs();
+    const first = await impl.create(args);
+    await server.admin.advanceClock(31 * 86_400);
+    const again = await impl.create(args);
+    expect(again.id).not.toBe(first.id);
+    expect(again.outs.status).toBe("open");
+  });
+
+  it("honours a user-supplied idempotency key, with the same guarantees", async () => {
+    const impl = configured();
+    const args = inputs({ idempotencyKey: "session_claim_48392" });
+    const first = await impl.create(args);
+    expect(first.outs.idempotencyKey).toBe("session_claim_48392");
+    expect((await server.admin.sessions()).map((s) => s.idempotency_key)).toEqual(["session_claim_48392"]);
+    expect((await impl.create(args)).id).toBe(first.id);
+    await impl.delete(first.id);
+    const fresh = await impl.create(args);
+    expect(fresh.id).not.toBe(first.id);
+    expect(fresh.outs.idempotencyKey).toBe("session_claim_48392~2");
+  });
+
+  it("moves past a user key that the API already saw with another body", async () => {
+    const impl = configured();
+    const first = await impl.create(inputs({ idempotencyKey: "shared_key" }));
+    const other = await impl.create(inputs({ idempotencyKey: "shared_key", locale: "fr" }));
+    expect(other.id).not.toBe(first.id);
+    expect(other.outs.locale).toBe("fr");
+  });
+
+  it("retries a create whose answer was lost into the same session, never a second one", async () => {
+    const args = inputs();
+    const fragile = configured({ "klarefi:maxRetries": "0" });
+    await server.admin.setFaults({ seed: 7, commitThenDrop: 1 });
+    await expect(fragile.create(args)).rejects.toThrow(/Creating intake session failed/);
+    expect(await server.admin.sessions({ status: "open" })).toHaveLength(1); // committed, answer lost
+
+    await server.admin.setFaults({ commitThenDrop: 0 });
+    const retried = await configured().create(args);
+    const open = await server.admin.sessions({ status: "open" });
+    expect(open.map((s) => s.session_id)).toEqual([retried.id]);
+  });
+
+  it("reads drift: a revoked session shows its status, a gone one leaves state", async () => {
+    const impl = configured();
+    const { id, outs } = await impl.create(inputs());
+    await impl.delete(id);
+    const read = await impl.read(id, { ...outs });
+    expect(read.id).toBe(id);
+    expect(read.props.status).toBe("revoked");
+    expect(read.props.request).toEqual(outs.request);
+    expect(await impl.read("ses_doesnotexist000000000000", {})).toEqual({ id: "", props: {} });
+  });
+
+  it("counts deleting a revoked, expired or unknown session as done", async () => {
+    const impl = configured();
+    const { id } = await impl.create(inputs());
+    await impl.delete(id);
+    await expect(impl.delete(id)).resolves.toBeUndefined();
+    await expect(impl.delete("ses_doesnotexist000000000000")).resolves.toBeUndefined();
+    const other = await impl.create(inputs());
+    await server.admin.advanceClock(31 * 86_400);
+    await expect(impl.delete(other.id)).resolves.toBeUndefined();
+  });
+
+  it("rides out injected 429s and 503s", async () => {
+    const impl = configured();
+    await server.admin.setFaults({ seed: 11, rate429: 0.3, rate503: 0.2, retryAfterSeconds: 0 });
+    const results = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => impl.create(inputs({ externalCaseId: `claim_${n}` }))));
+    expect(new Set(results.map((r) => r.id)).size).toBe(6);
+    const throttled = (await server.admin.counters()).filter((c) => c.status === 429 || c.status === 503);
+    expect(throttled.reduce((n, c) => n + c.count, 0)).toBeGreaterThan(0);
+  });
+
+  it("never puts the API key into an error message", async () => {
+    const impl = new IntakeSessionProviderImpl();
+    await impl.configure({ apiKey: "sk_test_wrongwrongwrong", baseUrl: server.url, maxRetries: 0 });
+    const error = await impl.create(inputs()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(String((error as Error).message)).toMatch(/401/);
+    expect(String((error as Error).message)).not.toContain("sk_test_wrongwrongwrong");
+  });
+
+  it("reads credentials from stack config first and the environment second", () => {
+    const env = { ...process.env };
+    try {
+      process.env.KLAREFI_API_KEY = "sk_test_fromenvironment";
+      process.env.KLAREFI_BASE_URL = "http://127.0.0.1:1";
+      expect(settingsFromConfig(configOf({ "klarefi:apiKey": "sk_test_fromconfig" }))).toMatchObject({
+        apiKey: "sk_test_fromconfig",
+        baseUrl: "http://127.0.0.1:1",
+      });
+      expect(() => settingsFromConfig(configOf({ "klarefi:maxConcurrentRequests": "many" }))).toThrow(/klarefi:maxConcurrentRequests must be a whole number/);
+    } finally {
+      process.env = env;
+    }
+  });
+});
