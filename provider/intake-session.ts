@@ -192,15 +192,34 @@ export function diffIntakeSession(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
 ): { changes: boolean; replaces: string[]; deleteBeforeReplace: false } {
-  // State written before the snapshot existed keeps the fields at top level.
-  const stored = (isRecord(olds.request) ? olds.request : snapshot(olds)) as Record<string, unknown>;
-  const replaces = REPLACING_INPUTS.filter((name) => normalize(stored[name]) !== normalize(news[name]));
+  const stored: Record<string, unknown> = isRecord(olds.request) ? olds.request : legacySnapshot(olds, news);
+  const replaces = REPLACING_INPUTS.filter((name) => normalize(name, stored[name]) !== normalize(name, news[name]));
   return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
 }
 
-function normalize(value: unknown): string | undefined {
+/**
+ * State written before the request snapshot existed has only outputs, where
+ * `expiresAt` and `idempotencyKey` are what the API chose, not necessarily what
+ * was asked. When the new inputs leave those out, the old state cannot say they
+ * changed, and a live link is never replaced on a guess.
+ */
+function legacySnapshot(olds: Record<string, unknown>, news: Record<string, unknown>): Record<string, unknown> {
+  const stored: Record<string, unknown> = snapshot(olds);
+  for (const chosenByApi of ["expiresAt", "idempotencyKey"] as const) {
+    if (news[chosenByApi] === undefined) delete stored[chosenByApi];
+  }
+  return stored;
+}
+
+function normalize(name: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
-  return typeof value === "string" ? value.trim() : JSON.stringify(value);
+  if (typeof value !== "string") return JSON.stringify(value);
+  const trimmed = value.trim();
+  if (name === "expiresAt") {
+    const at = Date.parse(trimmed);
+    return Number.isNaN(at) ? trimmed : new Date(at).toISOString();
+  }
+  return trimmed;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

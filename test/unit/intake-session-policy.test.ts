@@ -95,6 +95,19 @@ describe("diff", () => {
     expect(diffIntakeSession(olds, { ...request }).changes).toBe(false);
   });
 
+  it("treats the same instant written two ways as the same expiry", () => {
+    const at = { ...olds, request: { ...request, expiresAt: "2027-03-31T00:00:00Z" } };
+    expect(diffIntakeSession(at, { ...request, expiresAt: "2027-03-31T00:00:00.000Z" }).changes).toBe(false);
+    expect(diffIntakeSession(at, { ...request, expiresAt: "2027-03-31T02:00:00+02:00" }).changes).toBe(false);
+    expect(diffIntakeSession(at, { ...request, expiresAt: "2027-04-01T00:00:00Z" }).replaces).toEqual(["expiresAt"]);
+  });
+
+  it("does not replace on the API's own expiry and key when older state lacks the request snapshot", () => {
+    const legacy = { ...request, expiresAt: "2027-01-01T00:00:00Z", idempotencyKey: "pulumi_abc", sessionId: "ses_1" };
+    expect(diffIntakeSession(legacy, { ...request }).changes).toBe(false);
+    expect(diffIntakeSession(legacy, { ...request, idempotencyKey: "mine" }).replaces).toEqual(["idempotencyKey"]);
+  });
+
   it("reads state written before the request snapshot existed", () => {
     const legacy = { ...request, sessionId: "ses_1" };
     expect(diffIntakeSession(legacy, { ...request }).changes).toBe(false);
