@@ -135,6 +135,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number = Date.
   const trimmed = value.trim();
   if (trimmed === "") return undefined;
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  // An HTTP date names its day and month ("Tue, 01 Jan 2030 00:00:05 GMT"); "-1" is not one.
+  if (!/^[A-Za-z]{3},? /.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);

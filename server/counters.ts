@@ -1,0 +1,52 @@
+import type { AdminCounter } from "./admin-schemas";
+
+/** The `/api/v1` route templates counters are kept under. */
+export const API_ROUTES = {
+  createSession: "POST /api/v1/sessions",
+  getSession: "GET /api/v1/sessions/{id}",
+  revokeSession: "POST /api/v1/sessions/{id}/revoke",
+  getCase: "GET /api/v1/cases/{id}",
+} as const;
+
+/** Maps a method and path to its route template; paths no route serves count as `"<METHOD> /api/v1/*"`. */
+export function routeTemplate(method: string, path: string): string {
+  const m = method.toUpperCase();
+  if (m === "POST" && /^\/api\/v1\/sessions\/?$/.test(path)) return API_ROUTES.createSession;
+  if (m === "GET" && /^\/api\/v1\/sessions\/[^/]+\/?$/.test(path)) return API_ROUTES.getSession;
+  if (m === "POST" && /^\/api\/v1\/sessions\/[^/]+\/revoke\/?$/.test(path)) return API_ROUTES.revokeSession;
+  if (m === "GET" && /^\/api\/v1\/cases\/[^/]+\/?$/.test(path)) return API_ROUTES.getCase;
+  return `${m} /api/v1/*`;
+}
+
+/** In-memory request counters by route template, status and whether the answer was dropped. */
+export class RequestCounters {
+  readonly #counts = new Map<string, AdminCounter>();
+
+  record(route: string, status: number, dropped = false): void {
+    const key = `${route}\u0000${status}\u0000${dropped ? 1 : 0}`;
+    const entry = this.#counts.get(key);
+    if (entry !== undefined) entry.count += 1;
+    else this.#counts.set(key, dropped ? { route, status, count: 1, dropped: true } : { route, status, count: 1 });
+  }
+
+  /** Every counter, sorted by route, then status, dropped last. */
+  snapshot(): AdminCounter[] {
+    return [...this.#counts.values()]
+      .map((c) => ({ ...c }))
+      .sort(
+        (a, b) =>
+          a.route.localeCompare(b.route) || a.status - b.status || Number(a.dropped ?? false) - Number(b.dropped ?? false),
+      );
+  }
+
+  /** How many requests to `route` got `status` (dropped ones included). */
+  count(route: string, status: number): number {
+    let n = 0;
+    for (const c of this.#counts.values()) if (c.route === route && c.status === status) n += c.count;
+    return n;
+  }
+
+  clear(): void {
+    this.#counts.clear();
+  }
+}

@@ -1,0 +1,32 @@
+import type { ErrorType } from "../provider/client/schemas";
+
+/**
+ * An error the local server answers with: it carries the HTTP status and the
+ * `ErrorBody` fields. Handlers throw it; the app's error handler renders it, so
+ * every refusal has the same shape whichever route raised it.
+ */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 422 | 429 | 500 | 503,
+    readonly type: ErrorType,
+    readonly code: string,
+    message: string,
+    readonly options: { param?: string; retryAfterSeconds?: number } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** 404 for a session (or case) id that the server does not hold. */
+export function sessionMissing(id: string, noun: "intake session" | "case" = "intake session"): ApiError {
+  return new ApiError(404, "not_found_error", "resource_missing", `No ${noun} ${truncate(id, 80)} exists.`, {
+    param: "id",
+  });
+}
+
+/** Shortens user-supplied text before it goes into a message. */
+export function truncate(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max)}...`;
+}

@@ -1,0 +1,123 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fetch, type RequestInit, type Response } from "undici";
+import type { CreateSessionRequest, Session } from "../../provider/client/schemas";
+import {
+  AdminClockResponse,
+  AdminCounters,
+  type AdminCounter,
+  AdminSessionList,
+  type AdminSessionsQuery,
+  FaultConfig,
+  type KlarefiServerOptions,
+  type ResolvedFaultConfig,
+  type RunningKlarefiServer,
+  startKlarefiServer,
+} from "../../server";
+
+/** The seed document's example request, verbatim. */
+export const SEED_EXAMPLE_BODY = {
+  case_type_id: "motor_claim",
+  idempotency_key: "session_claim_48392",
+  external_case_id: "claim_48392",
+  external_applicant_id: "applicant_789",
+  return_url: "https://claims.example.com/claim_48392",
+  locale: "nl",
+} as const satisfies CreateSessionRequest;
+
+/** Typed calls to the dev-only `/_admin/*` endpoints of a running server. */
+export interface AdminClient {
+  counters(): Promise<AdminCounter[]>;
+  sessions(filter?: AdminSessionsQuery): Promise<Session[]>;
+  faults(): Promise<ResolvedFaultConfig>;
+  setFaults(config: FaultConfig): Promise<ResolvedFaultConfig>;
+  advanceClock(seconds: number): Promise<string>;
+  reset(options?: { faults?: boolean; clock?: boolean }): Promise<void>;
+}
+
+export interface TestServer extends RunningKlarefiServer {
+  /** The first accepted API key. */
+  apiKey: string;
+  admin: AdminClient;
+  /** fetch against the server with `Authorization: Bearer <apiKey>` (unless the init sets its own). */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** POST /api/v1/sessions with a JSON body. */
+  createSession(body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Closes the server and removes its temporary database folder. */
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** A request body like the seed example, with a fresh idempotency key. */
+export function sessionBody(overrides: Partial<CreateSessionRequest> = {}): CreateSessionRequest {
+  counter += 1;
+  return { ...SEED_EXAMPLE_BODY, idempotency_key: `test_${process.pid}_${Date.now()}_${counter}`, ...overrides };
+}
+
+/**
+ * Starts the local server for a test file: port 0 on 127.0.0.1, a database
+ * in a fresh temporary folder (unless `dbPath` is given; `:memory:` allowed),
+ * and no internal-error noise. Call `stop()` in afterAll.
+ */
+export async function startTestServer(options: KlarefiServerOptions = {}): Promise<TestServer> {
+  const tempDir = options.dbPath === undefined ? mkdtempSync(join(tmpdir(), "klarefi-test-")) : undefined;
+  const dbPath = options.dbPath ?? join(tempDir ?? "", "klarefi.db");
+  const server = await startKlarefiServer({ onInternalError: () => {}, ...options, port: options.port ?? 0, dbPath });
+  const apiKey = server.apiKeys[0] ?? "";
+
+  const api = (path: string, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers as Record<string, string> | undefined);
+    if (!headers.has("authorization")) headers.set("authorization", `Bearer ${apiKey}`);
+    return fetch(`${server.url}${path}`, { ...init, headers: Object.fromEntries(headers) });
+  };
+
+  const adminFetch = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${server.adminKey}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json: unknown = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  const admin: AdminClient = {
+    counters: async () => AdminCounters.parse(await adminFetch("GET", "/_admin/counters")).counters,
+    sessions: async (filter = {}) => {
+      const query = new URLSearchParams(
+        Object.entries(filter).filter((e): e is [string, string] => typeof e[1] === "string"),
+      ).toString();
+      return AdminSessionList.parse(await adminFetch("GET", `/_admin/sessions${query === "" ? "" : `?${query}`}`)).data;
+    },
+    faults: async () => (await adminFetch("GET", "/_admin/faults")) as ResolvedFaultConfig,
+    setFaults: async (config) => (await adminFetch("PUT", "/_admin/faults", FaultConfig.parse(config))) as ResolvedFaultConfig,
+    advanceClock: async (seconds) =>
+      AdminClockResponse.parse(await adminFetch("POST", "/_admin/clock", { advance_seconds: seconds })).now,
+    reset: async (opts = {}) => {
+      await adminFetch("POST", "/_admin/reset", opts);
+    },
+  };
+
+  return {
+    ...server,
+    apiKey,
+    admin,
+    api,
+    createSession: (body, headers = {}) =>
+      api("/api/v1/sessions", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    stop: async () => {
+      await server.close();
+      if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
+    },
+  };
+}

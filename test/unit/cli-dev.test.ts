@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { main } from "../../cli/main";
+import { Klarefi, KlarefiApiError } from "../../provider/client";
+import { DEFAULT_TEST_API_KEY } from "../../server";
+
+/** `klarefi dev` through `main()`, stopped with the io's abort signal instead of SIGINT. */
+
+interface DevRun {
+  url: Promise<string>;
+  output: () => string;
+  stop: () => Promise<number>;
+}
+
+function startDev(args: string[]): DevRun {
+  let stdout = "";
+  let stderr = "";
+  const controller = new AbortController();
+  const exited = main(["dev", ...args], {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: {},
+    signal: controller.signal,
+  });
+  let finished = false;
+  void exited.then(() => (finished = true));
+  const url = (async () => {
+    // Bounded wait for the ready line: at most 200 checks, 50 ms apart.
+    for (let i = 0; i < 200; i++) {
+      const match = /Klarefi local server listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
+      if (match?.[1] !== undefined) return match[1];
+      if (finished) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`klarefi dev did not report readiness; stdout: ${stdout} stderr: ${stderr}`);
+  })();
+  return {
+    url,
+    output: () => stdout + stderr,
+    stop: async () => {
+      controller.abort();
+      return exited;
+    },
+  };
+}
+
+describe("klarefi dev", () => {
+  it("serves the API with the documented test key, prints the key hint, and stops cleanly", async () => {
+    const dev = startDev(["--port", "0", "--db", ":memory:"]);
+    const url = await dev.url;
+    expect(dev.output()).toContain(`KLAREFI_API_KEY=${DEFAULT_TEST_API_KEY}`);
+    const klarefi = new Klarefi({ apiKey: DEFAULT_TEST_API_KEY, baseUrl: url });
+    try {
+      const session = await klarefi.sessions.create({
+        case_type_id: "motor_claim",
+        idempotency_key: "dev_cmd_1",
+        external_case_id: "claim_48392",
+        external_applicant_id: "applicant_789",
+      });
+      expect(session.signed_url.startsWith(`${url}/i/`)).toBe(true);
+    } finally {
+      await klarefi.close();
+    }
+    expect(await dev.stop()).toBe(0);
+    expect(dev.output()).toContain("Klarefi local server stopped.");
+    // The port is closed after the stop.
+    await expect(fetch(`${url}/api/v1/sessions/ses_x`)).rejects.toThrow();
+  });
+
+  it("takes its own keys, case types and faults from flags, and never prints the keys it was given", async () => {
+    const key = "sk_test_dev_flag_secret_0123456789";
+    const dev = startDev([
+      "--port", "0", "--db", ":memory:", "--api-key", key, "--api-key", "sk_test_dev_other_0123456789",
+      "--case-types", "pet_claim,boat_claim", "--seed", "1", "--rate-503", "1", "--retry-after", "0",
+    ]);
+    const url = await dev.url;
+    const klarefi = new Klarefi({ apiKey: key, baseUrl: url, maxRetries: 0 });
+    try {
+      const error = await klarefi.sessions.retrieve("ses_x").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(KlarefiApiError);
+      expect((error as KlarefiApiError).status).toBe(503);
+    } finally {
+      await klarefi.close();
+    }
+    expect(await dev.stop()).toBe(0);
+    expect(dev.output()).toContain("Accepting the 2 API keys given with --api-key");
+    expect(dev.output()).not.toContain(key);
+  });
+
+  it("knows the case types given with --case-types and no others", async () => {
+    const dev = startDev(["--port", "0", "--db", ":memory:", "--case-types", "pet_claim"]);
+    const url = await dev.url;
+    const klarefi = new Klarefi({ apiKey: DEFAULT_TEST_API_KEY, baseUrl: url, maxRetries: 0 });
+    const body = { idempotency_key: "k", external_case_id: "c", external_applicant_id: "a" };
+    try {
+      expect((await klarefi.sessions.create({ ...body, case_type_id: "pet_claim" })).case_type_id).toBe("pet_claim");
+      await expect(klarefi.sessions.create({ ...body, idempotency_key: "k2", case_type_id: "motor_claim" })).rejects.toThrow(/422 Unknown case_type_id/);
+    } finally {
+      await klarefi.close();
+    }
+    expect(await dev.stop()).toBe(0);
+  });
+
+  it.each([
+    [["--rate-429", "2"], "--rate-429"],
+    [["--latency-ms", "soon"], "--latency-ms must be a number"],
+    [["--port", "70000"], "--port must be a whole number"],
+    [["--case-types", ","], "--case-types needs at least one case type"],
+    [["--verbose"], "Unknown option '--verbose'"],
+    [["extra"], 'unexpected argument "extra"'],
+  ])("exits 2 on bad flags %j", async (args, text) => {
+    let stderr = "";
+    const code = await main(["dev", ...args], { stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
+    expect(code).toBe(2);
+    expect(stderr).toContain(text);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+});

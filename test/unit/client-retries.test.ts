@@ -1,0 +1,171 @@
+import { inspect } from "node:util";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Klarefi, KlarefiApiError, KlarefiConnectionError, KlarefiError } from "../../provider/client";
+import type { AdminCounter } from "../../server";
+import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+
+/**
+ * Retries against the real local server with injected faults: the session is
+ * created once, whatever the number of attempts, because every attempt
+ * carries the same idempotency key.
+ */
+
+let server: TestServer;
+const clients: Klarefi[] = [];
+const logLines: string[] = [];
+const messages: string[] = [];
+
+function client(options: ConstructorParameters<typeof Klarefi>[0] = {}): Klarefi {
+  const klarefi = new Klarefi({
+    apiKey: server.apiKey,
+    baseUrl: server.url,
+    maxRetries: 10,
+    retry: { initialDelayMs: 1, maxDelayMs: 10 },
+    logger: { debug: (line) => logLines.push(line) },
+    ...options,
+  });
+  clients.push(klarefi);
+  return klarefi;
+}
+
+const CREATE = "POST /api/v1/sessions";
+const REVOKE = "POST /api/v1/sessions/{id}/revoke";
+
+function count(counters: AdminCounter[], route: string, status: number, dropped = false): number {
+  return counters
+    .filter((c) => c.route === route && c.status === status && (c.dropped ?? false) === dropped)
+    .reduce((n, c) => n + c.count, 0);
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ dbPath: ":memory:" });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await server?.stop();
+});
+
+beforeEach(async () => {
+  await server.admin.reset({ faults: true, clock: true });
+});
+
+describe("retries keep one idempotency key", () => {
+  it("retries 429s into exactly one session", async () => {
+    await server.admin.setFaults({ seed: 7, rate429: 0.6, retryAfterSeconds: 0 });
+    const body = sessionBody({ external_case_id: "claim_retry_429" });
+    const created = await client().sessions.createWithResponse(body);
+    await server.admin.setFaults({});
+
+    const counters = await server.admin.counters();
+    expect(count(counters, CREATE, 429)).toBeGreaterThanOrEqual(1);
+    expect(count(counters, CREATE, 201)).toBe(1);
+    expect(created.attempts).toBe(count(counters, CREATE, 429) + 1);
+    const stored = await server.admin.sessions({ external_case_id: "claim_retry_429" });
+    expect(stored.map((s) => [s.session_id, s.idempotency_key])).toEqual([[created.session.session_id, body.idempotency_key]]);
+  });
+
+  it("honours Retry-After from the server as the least wait", async () => {
+    await server.admin.setFaults({ seed: 7, rate429: 0.6, retryAfterSeconds: 1 });
+    const lines: string[] = [];
+    await client({ logger: { debug: (line) => lines.push(line) } }).sessions.create(sessionBody());
+    await server.admin.setFaults({});
+    logLines.push(...lines);
+    const waits = lines.filter((l) => l.includes("429 rate_limited")).map((l) => Number(/in (\d+) ms/.exec(l)?.[1]));
+    expect(waits.length).toBeGreaterThanOrEqual(1);
+    for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("retries 503s on revoke, which is idempotent, into one revoked session", async () => {
+    const klarefi = client();
+    const created = await klarefi.sessions.create(sessionBody({ external_case_id: "claim_retry_503" }));
+    await server.admin.setFaults({ seed: 9, rate503: 0.6, retryAfterSeconds: 0 });
+    const revoked = await klarefi.sessions.revoke(created.session_id);
+    await server.admin.setFaults({});
+    expect(revoked.status).toBe("revoked");
+    const counters = await server.admin.counters();
+    expect(count(counters, REVOKE, 503)).toBeGreaterThanOrEqual(1);
+    expect(count(counters, REVOKE, 200)).toBe(1);
+  });
+
+  it("retries a create whose answer was lost into the same session, not a second one", async () => {
+    await server.admin.setFaults({ seed: 1, commitThenDrop: 0.5 });
+    const body = sessionBody({ external_case_id: "claim_commit_drop" });
+    const created = await client().sessions.createWithResponse(body);
+    await server.admin.setFaults({});
+
+    const counters = await server.admin.counters();
+    expect(count(counters, CREATE, 201, true)).toBeGreaterThanOrEqual(1);
+    expect(count(counters, CREATE, 201, false)).toBe(1);
+    // The first answer was dropped after the commit, so the one that arrived is a replay.
+    expect(created.replayed).toBe(true);
+    expect(created.attempts).toBe(count(counters, CREATE, 201, true) + 1);
+    const stored = await server.admin.sessions({ external_case_id: "claim_commit_drop" });
+    expect(stored).toHaveLength(1);
+    expect(stored[0]?.session_id).toBe(created.session.session_id);
+    expect(stored[0]?.idempotency_key).toBe(body.idempotency_key);
+  });
+
+  it("lets a caller repeat a create whose answer was lost, with the same key, and get the committed session", async () => {
+    await server.admin.setFaults({ commitThenDrop: 1 });
+    const body = sessionBody({ external_case_id: "claim_lost_answer" });
+    const lost = await client({ maxRetries: 0 }).sessions.create(body).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(KlarefiConnectionError);
+    await server.admin.setFaults({});
+
+    const committed = await server.admin.sessions({ external_case_id: "claim_lost_answer" });
+    expect(committed).toHaveLength(1);
+    const again = await client().sessions.createWithResponse(body);
+    expect(again.replayed).toBe(true);
+    expect(again.session.session_id).toBe(committed[0]?.session_id);
+    expect(await server.admin.sessions({ external_case_id: "claim_lost_answer" })).toHaveLength(1);
+  });
+
+  it("waits out a duplicate create still in flight (409 idempotency_key_in_use) and gets the same session", async () => {
+    await server.admin.setFaults({ latencyMs: 600 });
+    const body = sessionBody({ external_case_id: "claim_in_flight" });
+    const first = client().sessions.createWithResponse(body);
+    await new Promise((r) => setTimeout(r, 150));
+    const second = client().sessions.createWithResponse(body);
+    const [a, b] = await Promise.all([first, second]);
+    await server.admin.setFaults({});
+
+    expect(b.session.session_id).toBe(a.session.session_id);
+    const counters = await server.admin.counters();
+    expect(count(counters, CREATE, 409)).toBeGreaterThanOrEqual(1);
+    expect(await server.admin.sessions({ external_case_id: "claim_in_flight" })).toHaveLength(1);
+  });
+
+  it("gives up after maxRetries and reports the last answer", async () => {
+    await server.admin.setFaults({ rate503: 1, retryAfterSeconds: 0 });
+    const error = await client({ maxRetries: 2 }).sessions.retrieve("ses_any").catch((e: unknown) => e);
+    const counters = await server.admin.counters();
+    await server.admin.setFaults({});
+    expect(error).toBeInstanceOf(KlarefiApiError);
+    expect((error as KlarefiError).status).toBe(503);
+    expect(count(counters, "GET /api/v1/sessions/{id}", 503)).toBe(3);
+    messages.push((error as Error).message, inspect(error));
+  });
+
+  it("does not retry a 4xx other than 409 in use", async () => {
+    const error = await client().sessions.create(sessionBody({ case_type_id: "motor_clam" })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KlarefiError);
+    const counters = await server.admin.counters();
+    expect(count(counters, CREATE, 422)).toBe(1);
+    messages.push((error as Error).message);
+  });
+});
+
+describe("secrets in logs and messages", () => {
+  it("never logs the API key or a signed URL", async () => {
+    await server.admin.setFaults({ seed: 7, rate429: 0.3, rate503: 0.3, retryAfterSeconds: 0 });
+    const session = await client().sessions.create(sessionBody());
+    await server.admin.setFaults({});
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const text of [...logLines, ...messages]) {
+      expect(text).not.toContain(server.apiKey);
+      expect(text).not.toContain(session.signed_url);
+      expect(text).not.toContain("sig=");
+    }
+  });
+});

@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import { escapeHtml, renderLinkProblemPage } from "../../server/hosted-page";
+import {
+  apiKeyScope,
+  buildSignedUrl,
+  effectiveStatus,
+  formatTimestamp,
+  KlarefiStore,
+  parseServerArgs,
+  routeTemplate,
+  ServerClock,
+  type SessionRecord,
+  signLink,
+  verifyLink,
+} from "../../server";
+
+const SECRET = "test-secret";
+
+describe("signed links", () => {
+  const exp = 1_900_000_000;
+  const sig = signLink(SECRET, "ses_abc", exp);
+
+  it("signs session_id.exp with HMAC-SHA256 as 64 hex characters", () => {
+    expect(sig).toMatch(/^[0-9a-f]{64}$/);
+    expect(buildSignedUrl("http://127.0.0.1:1", SECRET, "ses_abc", exp)).toBe(`http://127.0.0.1:1/i/ses_abc?exp=${exp}&sig=${sig}`);
+  });
+
+  it.each([
+    ["the signed values", "ses_abc", String(exp), sig, true],
+    ["another session", "ses_abd", String(exp), sig, false],
+    ["another expiry", "ses_abc", String(exp + 1), sig, false],
+    ["an expiry with a leading zero", "ses_abc", `0${exp}`, sig, false],
+    ["an upper-case signature", "ses_abc", String(exp), sig.toUpperCase(), false],
+    ["a short signature", "ses_abc", String(exp), sig.slice(0, 62), false],
+    ["no signature", "ses_abc", String(exp), undefined, false],
+    ["no expiry", "ses_abc", undefined, sig, false],
+  ])("verifies %s as %s", (_what, id, e, s, ok) => {
+    expect(verifyLink(SECRET, id, e, s).ok).toBe(ok);
+  });
+
+  it("refuses a link signed with another secret", () => {
+    expect(verifyLink("other", "ses_abc", String(exp), sig).ok).toBe(false);
+  });
+});
+
+describe("escapeHtml", () => {
+  it("escapes the characters that can break out of text or attributes", () => {
+    expect(escapeHtml(`<a href="x" onclick='y'>&\``)).toBe("&#60;a href=&#34;x&#34; onclick=&#39;y&#39;&#62;&#38;&#96;");
+    expect(escapeHtml("plain text 123")).toBe("plain text 123");
+  });
+});
+
+describe("refusal pages", () => {
+  it.each([
+    ["invalid", 403, "not valid"],
+    ["revoked", 410, "revoked"],
+    ["expired", 410, "expired"],
+    ["submitted", 410, "submitted"],
+  ] as const)("answers %s links with %d and says %s", (problem, status, words) => {
+    const page = renderLinkProblemPage(problem);
+    expect(page.status).toBe(status);
+    expect(page.html).toContain(words);
+  });
+});
+
+describe("routeTemplate", () => {
+  it.each([
+    ["POST", "/api/v1/sessions", "POST /api/v1/sessions"],
+    ["GET", "/api/v1/sessions/ses_1", "GET /api/v1/sessions/{id}"],
+    ["POST", "/api/v1/sessions/ses_1/revoke", "POST /api/v1/sessions/{id}/revoke"],
+    ["GET", "/api/v1/cases/ses_1", "GET /api/v1/cases/{id}"],
+    ["DELETE", "/api/v1/sessions/ses_1", "DELETE /api/v1/*"],
+    ["GET", "/api/v1/sessions", "GET /api/v1/*"],
+  ])("maps %s %s to %s", (method, path, route) => {
+    expect(routeTemplate(method, path)).toBe(route);
+  });
+});
+
+describe("time", () => {
+  it("formats timestamps as UTC with second precision", () => {
+    expect(formatTimestamp(Date.UTC(2027, 2, 31, 0, 0, 0, 999))).toBe("2027-03-31T00:00:00Z");
+  });
+
+  it("moves the server clock forward only", () => {
+    const clock = new ServerClock(() => 1_000);
+    expect(clock.advance(2)).toBe(3_000);
+    expect(() => clock.advance(-1)).toThrow(/only moves forward/);
+    clock.reset();
+    expect(clock.now()).toBe(1_000);
+  });
+
+  it("reads an open session as expired from its expires_at on, and other states as stored", () => {
+    const record = { state: "open", expires_at: 5_000 } as SessionRecord;
+    expect(effectiveStatus(record, 4_999)).toBe("open");
+    expect(effectiveStatus(record, 5_000)).toBe("expired");
+    expect(effectiveStatus({ ...record, state: "revoked" }, 9_999)).toBe("revoked");
+    expect(effectiveStatus({ ...record, state: "completed" }, 9_999)).toBe("completed");
+  });
+});
+
+describe("store idempotency records", () => {
+  const record = (id: string): SessionRecord => ({
+    session_id: id,
+    case_type_id: "motor_claim",
+    idempotency_key: "k",
+    external_case_id: "c",
+    external_applicant_id: "a",
+    return_url: null,
+    locale: null,
+    trace_id: null,
+    state: "open",
+    expires_at: 10_000_000,
+    created_at: 1_000,
+    revoked_at: null,
+    completed_at: null,
+  });
+
+  it("lets only the latest holder of a reclaimed key complete it", () => {
+    const store = KlarefiStore.open(":memory:");
+    try {
+      const scope = apiKeyScope("sk_test_x");
+      expect(store.reserveIdempotency(scope, "k", "h1", 0, "t1")).toEqual({ kind: "reserved", token: "t1" });
+      expect(store.reserveIdempotency(scope, "k", "h1", 59_999, "t2")).toEqual({ kind: "in_use" });
+      expect(store.reserveIdempotency(scope, "k", "h2", 60_000, "t3")).toEqual({ kind: "reserved", token: "t3" });
+      expect(store.completeCreate(scope, "k", "t1", "h1", record("ses_old"))).toBe(false);
+      expect(store.getSession("ses_old")).toBeUndefined();
+      expect(store.completeCreate(scope, "k", "t3", "h2", record("ses_new"))).toBe(true);
+      expect(store.reserveIdempotency(scope, "k", "h2", 70_000, "t4")).toMatchObject({ kind: "replay" });
+      expect(store.reserveIdempotency(scope, "k", "h1", 70_000, "t5")).toEqual({ kind: "mismatch" });
+    } finally {
+      store.close();
+    }
+  });
+
+  it("frees a released reservation", () => {
+    const store = KlarefiStore.open(":memory:");
+    try {
+      store.reserveIdempotency("s", "k", "h", 0, "t1");
+      store.releaseIdempotency("s", "k", "t1");
+      expect(store.reserveIdempotency("s", "k", "other", 1, "t2")).toEqual({ kind: "reserved", token: "t2" });
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe("parseServerArgs", () => {
+  it("reads every flag", () => {
+    expect(
+      parseServerArgs([
+        "--port", "0", "--host", "127.0.0.1", "--db", ":memory:",
+        "--api-key", "sk_test_a", "--api-key", "sk_test_b", "--admin-key", "adm_x",
+        "--case-type", "motor_claim,home_claim", "--case-type", "pet_claim",
+        "--public-base-url", "https://intake.example.test",
+        "--fault-seed", "7", "--fault-rate-429", "0.1", "--fault-rate-500", "0.05", "--fault-rate-503", "0.05",
+        "--fault-latency-ms", "20", "--fault-commit-then-drop", "0.2", "--fault-retry-after", "2",
+      ]),
+    ).toEqual({
+      port: 0,
+      host: "127.0.0.1",
+      dbPath: ":memory:",
+      apiKeys: ["sk_test_a", "sk_test_b"],
+      adminKey: "adm_x",
+      caseTypes: ["motor_claim", "home_claim", "pet_claim"],
+      publicBaseUrl: "https://intake.example.test",
+      faults: { seed: 7, rate429: 0.1, rate500: 0.05, rate503: 0.05, latencyMs: 20, commitThenDrop: 0.2, retryAfterSeconds: 2 },
+    });
+  });
+
+  it("answers no options for no flags", () => {
+    expect(parseServerArgs([])).toEqual({});
+  });
+
+  it.each([
+    [["--port", "abc"], /--port must be a number/],
+    [["--port", "70000"], /--port must be 0 to 65535/],
+    [["--fault-rate-429", "2"], /rate429 must be between 0 and 1/],
+    [["--colour", "red"], /colour/],
+  ])("refuses %j", (argv, message) => {
+    expect(() => parseServerArgs(argv)).toThrow(message);
+  });
+});
