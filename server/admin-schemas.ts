@@ -29,7 +29,11 @@ export const AdminCounter = z.object({
 export type AdminCounter = z.infer<typeof AdminCounter>;
 
 /** Answer of `GET /_admin/counters`. */
-export const AdminCounters = z.object({ counters: z.array(AdminCounter) });
+export const AdminCounters = z.object({
+  counters: z.array(AdminCounter),
+  /** Most `/api/v1` requests being served at once since start or the last reset. */
+  peak_in_flight: z.number().int().nonnegative(),
+});
 export type AdminCounters = z.infer<typeof AdminCounters>;
 
 /** Body of `POST /_admin/reset` (optional): `faults` also clears the fault config, `clock` returns to real time. */

@@ -88,9 +88,11 @@ export function createKlarefiApp(deps: KlarefiAppDeps): Hono<AppEnv> {
   // /api/v1: count every request, authenticate, inject faults.
   app.use("/api/v1/*", async (c, next) => {
     const route = routeTemplate(c.req.method, c.req.path);
+    deps.counters.enter();
     try {
       await next();
     } finally {
+      deps.counters.leave();
       deps.counters.record(route, c.res.status, c.get("dropped"));
     }
   });
@@ -324,7 +326,7 @@ export function createKlarefiApp(deps: KlarefiAppDeps): Hono<AppEnv> {
   });
 
   app.get("/_admin/counters", (c) => {
-    const body: AdminCounters = { counters: deps.counters.snapshot() };
+    const body: AdminCounters = { counters: deps.counters.snapshot(), peak_in_flight: deps.counters.peakInFlight };
     return c.json(body, 200);
   });
 

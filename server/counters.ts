@@ -21,6 +21,23 @@ export function routeTemplate(method: string, path: string): string {
 /** In-memory request counters by route template, status and whether the answer was dropped. */
 export class RequestCounters {
   readonly #counts = new Map<string, AdminCounter>();
+  #inFlight = 0;
+  #peakInFlight = 0;
+
+  /** A request started; the peak shows whether clients kept to their concurrency cap. */
+  enter(): void {
+    this.#inFlight += 1;
+    if (this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
+  }
+
+  leave(): void {
+    this.#inFlight -= 1;
+  }
+
+  /** Most requests in flight at once since start or the last clear. */
+  get peakInFlight(): number {
+    return this.#peakInFlight;
+  }
 
   record(route: string, status: number, dropped = false): void {
     const key = `${route}\u0000${status}\u0000${dropped ? 1 : 0}`;
@@ -48,5 +65,6 @@ export class RequestCounters {
 
   clear(): void {
     this.#counts.clear();
+    this.#peakInFlight = this.#inFlight;
   }
 }

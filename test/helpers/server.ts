@@ -29,6 +29,8 @@ export const SEED_EXAMPLE_BODY = {
 /** Typed calls to the dev-only `/_admin/*` endpoints of a running server. */
 export interface AdminClient {
   counters(): Promise<AdminCounter[]>;
+  /** Most /api/v1 requests served at once since the last reset. */
+  peakInFlight(): Promise<number>;
   sessions(filter?: AdminSessionsQuery): Promise<Session[]>;
   faults(): Promise<ResolvedFaultConfig>;
   setFaults(config: FaultConfig): Promise<ResolvedFaultConfig>;
@@ -89,6 +91,7 @@ export async function startTestServer(options: KlarefiServerOptions = {}): Promi
 
   const admin: AdminClient = {
     counters: async () => AdminCounters.parse(await adminFetch("GET", "/_admin/counters")).counters,
+    peakInFlight: async () => AdminCounters.parse(await adminFetch("GET", "/_admin/counters")).peak_in_flight,
     sessions: async (filter = {}) => {
       const query = new URLSearchParams(
         Object.entries(filter).filter((e): e is [string, string] => typeof e[1] === "string"),
