@@ -15,14 +15,15 @@ import { parseArgs } from "node:util";
 import { Pool } from "undici";
 import { DEFAULT_TEST_API_KEY, startKlarefiServer } from "../server";
 
-interface BenchResult {
+export interface ThroughputResult {
   created: number;
   failed: number;
   seconds: number;
   perSecond: number;
 }
 
-async function run(count: number, maxSeconds: number, concurrency: number): Promise<BenchResult> {
+/** Drives `count` creates (or `maxSeconds`, whichever ends first) at `concurrency` keep-alive connections. */
+export async function measureServerThroughput(count: number, maxSeconds: number, concurrency: number): Promise<ThroughputResult> {
   const dir = mkdtempSync(join(tmpdir(), "klarefi-bench-"));
   const server = await startKlarefiServer({ port: 0, dbPath: join(dir, "bench.db"), onInternalError: () => {} });
   const pool = new Pool(server.url, { connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   if (![count, seconds, concurrency].every((n) => Number.isFinite(n) && n > 0)) {
     throw new RangeError("--count, --seconds and --concurrency must be positive numbers.");
   }
-  const result = await run(count, seconds, concurrency);
+  const result = await measureServerThroughput(count, seconds, concurrency);
   process.stdout.write(
     `server-throughput: ${result.created} creates (${result.failed} failed) in ${result.seconds.toFixed(2)} s ` +
       `at concurrency ${concurrency}: ${Math.round(result.perSecond)} creates/s\n`,
@@ -91,7 +92,9 @@ async function main(): Promise<void> {
   if (result.failed > 0) process.exitCode = 1;
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -13,6 +13,8 @@
 #      the dynamic-provider plugin), linked into node_modules/.bin;
 #   4. the TypeScript build (dist/).
 #
+# Options: --quiet prints only errors; --with-browser (used by `npm test`) also
+# installs Debian's chromium for the browser test when it is missing.
 # Environment: KLAREFI_CACHE_DIR (default ~/.cache/klarefi-pulumi) holds built
 # CLIs by version; KLAREFI_FORCE_PULUMI_BUILD=1 ignores a pulumi on PATH.
 set -euo pipefail
@@ -20,7 +22,14 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 quiet=0
-[[ "${1:-}" == "--quiet" ]] && quiet=1
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --with-browser) browser=1 ;;
+    *) printf 'setup: unknown option %s (expected --quiet or --with-browser)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 say() { [[ $quiet == 1 ]] || printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 bin="$root/node_modules/.bin"
@@ -113,6 +122,20 @@ if [[ -n "$ambient" ]]; then
   [[ -x "$(dirname "$ambient")/pulumi-language-nodejs" ]] ||
     ln -sfn ../../tools/pulumi-language-nodejs/pulumi-language-nodejs "$bin/pulumi-language-nodejs"
 fi
+# The browser test drives Debian's Chromium (browser downloads cannot work
+# here). As root with apt-get, install it; otherwise say how.
+if [[ $browser == 1 && ! -x "${KLAREFI_CHROMIUM:-/usr/bin/chromium}" ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser test (apt-get)"
+    started=$SECONDS
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2 ||
+      die "apt-get install chromium failed; the browser test needs /usr/bin/chromium"
+    say "chromium installed in $((SECONDS - started))s"
+  else
+    say "no /usr/bin/chromium: the browser test will fail. Install it with 'sudo apt-get install chromium' (or set KLAREFI_CHROMIUM to a Chromium binary)."
+  fi
+fi
+
 # 4. Build. tsc is incremental through tsBuildInfo, so an unchanged tree is quick.
 say "building TypeScript (tsc)"
 tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/tsbuildinfo
