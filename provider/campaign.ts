@@ -137,6 +137,12 @@ export interface IntakeCampaignArgs {
    * permissions. The file holds live links: treat it as a secret.
    */
   mailMergeFile?: string;
+  /**
+   * Keep every link working for applicants who already have it when a row
+   * leaves the campaign or the stack is destroyed (Pulumi's `retainOnDelete`
+   * on each session). Revoke such links with `klarefi sessions revoke`.
+   */
+  retainOnDelete?: boolean;
 }
 
 /** One provisioned link of a campaign. */
@@ -192,7 +198,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
           traceId: defaults.traceId,
           rotation: args.rotation,
         },
-        { parent: this },
+        { parent: this, retainOnDelete: args.retainOnDelete ?? false },
       );
     }
     this.sessions = sessions;

@@ -28,6 +28,14 @@ export interface IntakeSessionArgs {
   idempotencyKey?: pulumi.Input<string>;
   /** Any label; change it to replace the link with a fresh one while keeping the other inputs. */
   rotation?: pulumi.Input<string>;
+  /**
+   * Take over an open session created outside Pulumi (by id) instead of
+   * creating one; its case type and external ids must match these inputs.
+   * `pulumi import` and the `import` option do not work with dynamic
+   * providers, so this is how an existing link joins a stack. Only read on
+   * create: removing it later changes nothing.
+   */
+  adoptSessionId?: pulumi.Input<string>;
 }
 
 const MAX_REF = 255;
@@ -67,6 +75,9 @@ export const IntakeSessionInputs = z.object({
   // 240 leaves room for the `~n` generation suffix within the API's 255.
   idempotencyKey: text("idempotencyKey", 240).optional(),
   rotation: text("rotation", 128).optional(),
+  adoptSessionId: text("adoptSessionId", 128)
+    .regex(/^[A-Za-z0-9_-]+$/, { error: "adoptSessionId must be a session id such as ses_…" })
+    .optional(),
   keyScope: z.string().min(1),
 });
 export type IntakeSessionInputs = z.infer<typeof IntakeSessionInputs>;
@@ -318,6 +329,7 @@ export class IntakeSessionProviderImpl {
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: IntakeSessionOutputs }> {
     const inputs = IntakeSessionInputs.parse(raw);
     const client = await this.client();
+    if (inputs.adoptSessionId !== undefined) return this.adoptExisting(client, inputs, inputs.adoptSessionId);
     const fields = apiFields(inputs);
     const base = baseIdempotencyKey({ scope: inputs.keyScope, rotation: inputs.rotation, fields }, inputs.idempotencyKey);
     for (let generation = 1; generation <= MAX_KEY_GENERATIONS; generation++) {
@@ -339,6 +351,26 @@ export class IntakeSessionProviderImpl {
       `Creating intake session for ${inputs.externalCaseId} gave up after ${MAX_KEY_GENERATIONS} idempotency keys that all ` +
         `named closed sessions or other requests; set a new rotation value to start a fresh series.`,
     );
+  }
+
+  /** Takes over an open session by id after checking it is the one these inputs describe. */
+  private async adoptExisting(client: Klarefi, inputs: IntakeSessionInputs, id: string): Promise<{ id: string; outs: IntakeSessionOutputs }> {
+    const session = await client.sessions.retrieve(id);
+    if (session.status !== "open") {
+      throw new Error(`Cannot adopt intake session ${id}: it is ${session.status}, and only an open session can be adopted.`);
+    }
+    const mismatched = (
+      [
+        ["caseTypeId", inputs.caseTypeId, session.case_type_id],
+        ["externalCaseId", inputs.externalCaseId, session.external_case_id],
+        ["externalApplicantId", inputs.externalApplicantId, session.external_applicant_id],
+      ] satisfies [string, string, string][]
+    ).filter(([, asked, got]) => asked !== got);
+    if (mismatched.length > 0) {
+      const reasons = mismatched.map(([name, asked, got]) => `${name} is "${asked}" but the session has "${got}"`).join("; ");
+      throw new Error(`Cannot adopt intake session ${id}: ${reasons}.`);
+    }
+    return { id: session.session_id, outs: outputsFrom(inputs, session, session.idempotency_key) };
   }
 
   /**

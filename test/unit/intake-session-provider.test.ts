@@ -149,6 +149,20 @@ describe("IntakeSession provider methods", () => {
     expect(throttled.reduce((n, c) => n + c.count, 0)).toBeGreaterThan(0);
   });
 
+  it("adopts an open session by id only when it matches, and never a closed one", async () => {
+    const impl = configured();
+    const existing = await impl.create(inputs());
+    const adopted = await impl.create(inputs({ adoptSessionId: existing.id }));
+    expect(adopted.id).toBe(existing.id);
+    expect(adopted.outs.idempotencyKey).toBe(existing.outs.idempotencyKey);
+    await expect(impl.create(inputs({ adoptSessionId: existing.id, externalApplicantId: "someone_else" }))).rejects.toThrow(
+      `Cannot adopt intake session ${existing.id}: externalApplicantId is "someone_else" but the session has "applicant_789".`,
+    );
+    await impl.delete(existing.id);
+    await expect(impl.create(inputs({ adoptSessionId: existing.id }))).rejects.toThrow(/it is revoked, and only an open session can be adopted/);
+    expect(await server.admin.sessions()).toHaveLength(1);
+  });
+
   it("never puts the API key into an error message", async () => {
     const impl = new IntakeSessionProviderImpl();
     await impl.configure({ apiKey: "sk_test_wrongwrongwrong", baseUrl: server.url, maxRetries: 0 });
