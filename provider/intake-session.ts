@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { Dispatcher } from "undici";
 import { z } from "zod";
 import { KlarefiConflictError, KlarefiNotFoundError } from "./client/errors";
 import { Klarefi } from "./client/klarefi";
@@ -259,6 +260,18 @@ export interface ProviderSettings {
   baseUrl?: string | undefined;
   maxConcurrentRequests?: number | undefined;
   maxRetries?: number | undefined;
+  /** An undici dispatcher for the client (a proxy agent, or a mock in tests). */
+  dispatcher?: Dispatcher | undefined;
+}
+
+function clientFor(settings: ProviderSettings): Klarefi {
+  return new Klarefi({
+    apiKey: settings.apiKey,
+    baseUrl: settings.baseUrl,
+    maxConcurrency: settings.maxConcurrentRequests || DEFAULT_MAX_CONCURRENT_REQUESTS,
+    maxRetries: settings.maxRetries ?? DEFAULT_PROVIDER_MAX_RETRIES,
+    ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
+  });
 }
 
 /** Default cap on the provider's concurrent API calls, whatever `--parallel` says. */
@@ -293,28 +306,29 @@ export function settingsFromConfig(config: { get(key: string): string | undefine
  */
 export class IntakeSessionProviderImpl {
   #client: Promise<Klarefi> | undefined;
+  #configuredWith: string | undefined;
 
   /** Called by the engine with the stack's config before the first operation. */
   configureFrom(config: { get(key: string): string | undefined }): Promise<void> {
     return this.configure(settingsFromConfig(config));
   }
 
+  /**
+   * Builds the client. The engine configures once per distinct serialized
+   * provider, so state written by two builds means two calls with the same
+   * settings: they share one client, and so one concurrency cap.
+   */
   configure(settings: ProviderSettings): Promise<void> {
-    const client = Promise.resolve().then(
-      () =>
-        new Klarefi({
-          apiKey: settings.apiKey,
-          baseUrl: settings.baseUrl,
-          maxConcurrency: settings.maxConcurrentRequests || DEFAULT_MAX_CONCURRENT_REQUESTS,
-          maxRetries: settings.maxRetries ?? DEFAULT_PROVIDER_MAX_RETRIES,
-        }),
-    );
-    this.#client = client;
-    return client.then(() => undefined);
+    const fingerprint = JSON.stringify([settings.apiKey, settings.baseUrl, settings.maxConcurrentRequests, settings.maxRetries]);
+    if (this.#client === undefined || this.#configuredWith !== fingerprint || settings.dispatcher !== undefined) {
+      this.#client = Promise.resolve().then(() => clientFor(settings));
+      this.#configuredWith = fingerprint;
+    }
+    return this.#client.then(() => undefined);
   }
 
   private client(): Promise<Klarefi> {
-    this.#client ??= Promise.resolve().then(() => new Klarefi({ maxConcurrency: DEFAULT_MAX_CONCURRENT_REQUESTS, maxRetries: DEFAULT_PROVIDER_MAX_RETRIES }));
+    this.#client ??= Promise.resolve().then(() => clientFor({}));
     return this.#client;
   }
 
@@ -388,7 +402,8 @@ export class IntakeSessionProviderImpl {
         ["external_applicant_id", inputs.externalApplicantId, session.external_applicant_id],
       ] satisfies [string, string, string][]
     ).filter(([, asked, got]) => asked !== got);
-    if (inputs.expiresAt !== undefined && Date.parse(inputs.expiresAt) !== Date.parse(session.expires_at)) {
+    // The API keeps expiry to the second.
+    if (inputs.expiresAt !== undefined && Math.floor(Date.parse(inputs.expiresAt) / 1000) !== Math.floor(Date.parse(session.expires_at) / 1000)) {
       mismatched.push(["expires_at", inputs.expiresAt, session.expires_at]);
     }
     if (mismatched.length > 0) {

@@ -1,3 +1,4 @@
+import { MockAgent } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { IntakeSessionProviderImpl, settingsFromConfig } from "../../provider/intake-session";
 import { startTestServer, type TestServer } from "../helpers/server";
@@ -161,6 +162,40 @@ describe("IntakeSession provider methods", () => {
     await impl.delete(existing.id);
     await expect(impl.create(inputs({ adoptSessionId: existing.id }))).rejects.toThrow(/it is revoked, and only an open session can be adopted/);
     expect(await server.admin.sessions()).toHaveLength(1);
+  });
+
+  it("reports a session the API answered with but that does not match the request as created-with-error, with its id", async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const base = "http://klarefi.test";
+    const wrong = {
+      object: "intake_session",
+      session_id: "ses_mismatch",
+      case_id: "ses_mismatch",
+      signed_url: `${base}/i/ses_mismatch?exp=1&sig=x`,
+      status: "open",
+      case_type_id: "motor_claim",
+      idempotency_key: "k",
+      external_case_id: "someone_elses_case",
+      external_applicant_id: "applicant_789",
+      return_url: null,
+      locale: "nl",
+      trace_id: null,
+      expires_at: "2027-01-01T00:00:00Z",
+      created_at: "2026-11-27T00:00:00Z",
+      revoked_at: null,
+    };
+    agent.get(base).intercept({ path: "/api/v1/sessions", method: "POST" }).reply(201, wrong, { headers: { "content-type": "application/json", "request-id": "req_1" } });
+    const impl = new IntakeSessionProviderImpl();
+    await impl.configure({ apiKey: server.apiKey, baseUrl: base, dispatcher: agent, maxRetries: 0 });
+    const error = (await impl.create(inputs()).catch((e: unknown) => e)) as Error & { id?: string; properties?: Record<string, unknown>; reasons?: string[] };
+    expect(error.message).toBe(
+      'Intake session ses_mismatch was created but does not match the request: external_case_id is "someone_elses_case", not the requested "claim_48392".',
+    );
+    expect(error.id).toBe("ses_mismatch");
+    expect(error.properties).toMatchObject({ sessionId: "ses_mismatch", externalCaseId: "someone_elses_case" });
+    expect(error.reasons).toHaveLength(1);
+    await agent.close();
   });
 
   it("never puts the API key into an error message", async () => {
