@@ -30,4 +30,3 @@ export { API_ROUTES, RequestCounters, routeTemplate } from "./counters";
 export { KlarefiStore, type SessionRecord, type SessionFilter, apiKeyScope, effectiveStatus, IN_FLIGHT_TIMEOUT_MS } from "./store";
 export { buildSignedUrl, signLink, verifyLink } from "./signing";
 export { ApiError } from "./errors";
-export { parseServerArgs } from "./args";

@@ -6,7 +6,6 @@ import {
   effectiveStatus,
   formatTimestamp,
   KlarefiStore,
-  parseServerArgs,
   routeTemplate,
   ServerClock,
   type SessionRecord,
@@ -141,42 +140,5 @@ describe("store idempotency records", () => {
     } finally {
       store.close();
     }
-  });
-});
-
-describe("parseServerArgs", () => {
-  it("reads every flag", () => {
-    expect(
-      parseServerArgs([
-        "--port", "0", "--host", "127.0.0.1", "--db", ":memory:",
-        "--api-key", "sk_test_a", "--api-key", "sk_test_b", "--admin-key", "adm_x",
-        "--case-type", "motor_claim,home_claim", "--case-type", "pet_claim",
-        "--public-base-url", "https://intake.example.test",
-        "--fault-seed", "7", "--fault-rate-429", "0.1", "--fault-rate-500", "0.05", "--fault-rate-503", "0.05",
-        "--fault-latency-ms", "20", "--fault-commit-then-drop", "0.2", "--fault-retry-after", "2",
-      ]),
-    ).toEqual({
-      port: 0,
-      host: "127.0.0.1",
-      dbPath: ":memory:",
-      apiKeys: ["sk_test_a", "sk_test_b"],
-      adminKey: "adm_x",
-      caseTypes: ["motor_claim", "home_claim", "pet_claim"],
-      publicBaseUrl: "https://intake.example.test",
-      faults: { seed: 7, rate429: 0.1, rate500: 0.05, rate503: 0.05, latencyMs: 20, commitThenDrop: 0.2, retryAfterSeconds: 2 },
-    });
-  });
-
-  it("answers no options for no flags", () => {
-    expect(parseServerArgs([])).toEqual({});
-  });
-
-  it.each([
-    [["--port", "abc"], /--port must be a number/],
-    [["--port", "70000"], /--port must be 0 to 65535/],
-    [["--fault-rate-429", "2"], /rate429 must be between 0 and 1/],
-    [["--colour", "red"], /colour/],
-  ])("refuses %j", (argv, message) => {
-    expect(() => parseServerArgs(argv)).toThrow(message);
   });
 });
