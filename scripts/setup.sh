@@ -138,6 +138,16 @@ fi
 
 # 4. Build. tsc is incremental through tsBuildInfo, so an unchanged tree is quick.
 say "building TypeScript (tsc)"
+# tsc never deletes the output of a source that was removed; do it here so a
+# stale module cannot be loaded by name.
+if [[ -d dist ]]; then
+  while IFS= read -r -d '' out; do
+    rel=${out#dist/}
+    [[ -f "${rel%.js}.ts" ]] || rm -f "$out" "${out%.js}.d.ts" "$out.map"
+  done < <(find dist -name '*.js' -print0)
+fi
+# The incremental record is only good while its output exists.
+[[ -f dist/provider/index.js ]] || rm -f node_modules/.cache/tsbuildinfo
 tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/tsbuildinfo
 
 say "ready: Node.js $(node --version), @pulumi/pulumi $sdk, Pulumi CLI $("$bin/pulumi" version 2>/dev/null || "$cli" version)"

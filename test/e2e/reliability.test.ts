@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,6 +90,26 @@ function expectOk(result: { status: number | null; output: string }) {
   if (result.status !== 0) throw new Error(`pulumi failed (${result.status}):\n${result.output.slice(-3000)}`);
 }
 
+/**
+ * SIGKILLs every process whose environment holds `marker`. The CLI starts its
+ * plugins in process groups of their own, so killing the CLI's group leaves
+ * them behind, as a crash would; the test must not.
+ */
+function killProcessesWithEnv(marker: string): number {
+  let killed = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "latin1").includes(marker)) {
+        process.kill(Number(pid), "SIGKILL");
+        killed += 1;
+      }
+    } catch {
+      // The process ended meanwhile, or is not ours to read.
+    }
+  }
+  return killed;
+}
+
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; i < 600 && Date.now() < deadline; i++) {
@@ -125,6 +145,7 @@ describe("reliability of provisioning runs", () => {
       expect(committed).toHaveLength(1);
       process.kill(-(run.pid ?? 0), "SIGKILL");
       await exited;
+      killProcessesWithEnv(`PULUMI_HOME=${project.env.PULUMI_HOME}`);
       await server.admin.setFaults({ commitThenDrop: 0 });
 
       // A killed CLI leaves its lock on the file backend; clearing it is the documented recovery.
