@@ -1,9 +1,8 @@
-import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withInlineStack } from "../helpers/pulumi";
+import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
 import { startTestServer, type TestServer } from "../helpers/server";
 
-const klarefi: typeof import("../../provider") = createRequire(__filename)("@klarefi/pulumi");
+const klarefi = builtPackage();
 
 let server: TestServer;
 beforeAll(async () => {
@@ -13,10 +12,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const config = () => ({
-  "klarefi:apiKey": { value: server.apiKey, secret: true },
-  "klarefi:baseUrl": { value: server.url },
-});
+const config = () => klarefiStackConfig(server);
 
 describe("adopting and retaining links", () => {
   it("adopts an open session created outside Pulumi by its id, then manages and revokes it", async () => {

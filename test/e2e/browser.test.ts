@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { chromium, type Browser } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { withInlineStack } from "../helpers/pulumi";
+import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
 import { startTestServer } from "../helpers/server";
 
 // What the applicant sees: a link provisioned through the real engine, opened
@@ -11,7 +10,7 @@ import { startTestServer } from "../helpers/server";
 /** CI installs it with `apt-get install -y chromium`; a missing browser fails the test rather than skipping it. */
 const CHROMIUM = "/usr/bin/chromium";
 
-const klarefi: typeof import("../../provider") = createRequire(__filename)("@klarefi/pulumi");
+const klarefi = builtPackage();
 
 describe("the hosted intake page in a browser", () => {
   it("shows the intake page for a provisioned link and the revoked page after pulumi destroy", async () => {
@@ -36,10 +35,7 @@ describe("the hosted intake page in a browser", () => {
             });
             return { sessionId: session.sessionId, signedUrl: session.signedUrl };
           },
-          config: {
-            "klarefi:apiKey": { value: server.apiKey, secret: true },
-            "klarefi:baseUrl": { value: server.url },
-          },
+          config: klarefiStackConfig(server),
         },
         async ({ stack }) => {
           const up = await stack.up();

@@ -1,15 +1,12 @@
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server";
-import { withInlineStack } from "../helpers/pulumi";
+import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
 
-// The provider under test is the built package, loaded by name as a user's
-// program loads it, so the serialized provider is the real one.
-const klarefi: typeof import("../../provider") = createRequire(__filename)("@klarefi/pulumi");
+const klarefi = builtPackage();
 
 /** The stack's checkpoint as the file backend stores it: secrets still encrypted. */
 function rawStateFile(backendDir: string, project: string, stack: string): string {
@@ -34,10 +31,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const config = () => ({
-  "klarefi:apiKey": { value: server.apiKey, secret: true },
-  "klarefi:baseUrl": { value: server.url },
-});
+const config = () => klarefiStackConfig(server);
 
 interface Row {
   caseId: string;

@@ -1,10 +1,9 @@
-import { createRequire } from "node:module";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withInlineStack } from "../helpers/pulumi";
+import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
 import { startTestServer, type TestServer } from "../helpers/server";
 
-const klarefi: typeof import("../../provider") = createRequire(__filename)("@klarefi/pulumi");
+const klarefi = builtPackage();
 
 let server: TestServer;
 beforeAll(async () => {
@@ -66,7 +65,7 @@ describe("upgrading the provider under live links", () => {
           : new klarefi.IntakeSession("claim-upgrade", args);
       return { sessionId: s.sessionId, signedUrl: s.signedUrl };
     };
-    const config = { "klarefi:apiKey": { value: server.apiKey, secret: true }, "klarefi:baseUrl": { value: server.url } };
+    const config = klarefiStackConfig(server);
     await withInlineStack({ projectName: "klarefi-upgrade", program, config }, async ({ stack }) => {
       const first = await stack.up();
       const sessionId = first.outputs.sessionId?.value as string;

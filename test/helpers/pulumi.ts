@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { LocalWorkspace, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
@@ -88,4 +89,21 @@ export async function withInlineStack<T>(
     rmSync(scratch, { recursive: true, force: true });
     rmSync(backendDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The built package, loaded by name through Node's own `require` as a user's
+ * program loads it, so the provider serialized into state is the real one
+ * (not a copy transformed by the test runner).
+ */
+export function builtPackage(): typeof import("../../provider") {
+  return createRequire(__filename)("@klarefi/pulumi");
+}
+
+/** Stack config that points the provider at a (local) Klarefi server. */
+export function klarefiStackConfig(server: { url: string; apiKey: string }): Record<string, { value: string; secret?: boolean }> {
+  return {
+    "klarefi:apiKey": { value: server.apiKey, secret: true },
+    "klarefi:baseUrl": { value: server.url },
+  };
 }
