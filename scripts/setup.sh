@@ -128,9 +128,12 @@ if [[ $browser == 1 && ! -x "${KLAREFI_CHROMIUM:-/usr/bin/chromium}" ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian's chromium for the browser test (apt-get)"
     started=$SECONDS
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2 ||
-      die "apt-get install chromium failed; the browser test needs /usr/bin/chromium"
-    say "chromium installed in $((SECONDS - started))s"
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2; then
+      say "chromium installed in $((SECONDS - started))s"
+    else
+      # Not fatal: every other test still runs, and the browser test says what is missing.
+      printf 'setup: apt-get install chromium failed; the browser test will fail until /usr/bin/chromium exists\n' >&2
+    fi
   else
     say "no /usr/bin/chromium: the browser test will fail. Install it with 'sudo apt-get install chromium' (or set KLAREFI_CHROMIUM to a Chromium binary)."
   fi
