@@ -460,26 +460,32 @@ export function sharedIntakeSessionImpl(): IntakeSessionProviderImpl {
 // ---------------------------------------------------------------------------
 // The serialized provider and the resource
 
-/** Loads the installed implementation by package name (in the provider process). */
-function implementation(): IntakeSessionProviderImpl {
-  const m: typeof import("./intake-session") = require("@klarefi/pulumi/intake-session");
-  return m.sharedIntakeSessionImpl();
-}
-
 /**
- * The provider object Pulumi serializes into every resource's state. It holds
- * no code but a `require` by package name, so it stays small, carries no
- * secret, and `destroy` runs the implementation installed now rather than the
- * one frozen in state when the link was created.
+ * The provider the engine's dynamic-provider host calls. It lives in the
+ * installed package, so `destroy` runs the code installed now rather than the
+ * code of the build that created the link.
  */
 export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => implementation().configureFrom(req.config),
-  check: (olds, news) => implementation().check(olds, news),
-  diff: (id, olds, news) => implementation().diff(id, olds, news),
-  create: (inputs) => implementation().create(inputs),
-  read: (id, props) => implementation().read(id, props),
-  delete: (id) => implementation().delete(id),
+  configure: (req) => sharedIntakeSessionImpl().configureFrom(req.config),
+  check: (olds, news) => sharedIntakeSessionImpl().check(olds, news),
+  diff: (id, olds, news) => sharedIntakeSessionImpl().diff(id, olds, news),
+  create: (inputs) => sharedIntakeSessionImpl().create(inputs),
+  read: (id, props) => sharedIntakeSessionImpl().read(id, props),
+  delete: (id) => sharedIntakeSessionImpl().delete(id),
 };
+
+/**
+ * The serialized provider (`__provider`) stored with every session, twice.
+ * The dynamic-provider host loads it as a CommonJS module and calls its
+ * `handler`; this one only finds the installed provider by package name. It
+ * carries no code and no secret, and at about 100 bytes it keeps state small:
+ * Pulumi's closure serialization of the same object takes 2.3 KB a copy, and
+ * the file backend rewrites the whole state at every step of an `up`.
+ */
+export const SERIALIZED_PROVIDER = `exports.handler = () => require("@klarefi/pulumi/intake-session").intakeSessionProvider;\n`;
+
+/** The type token: what `pulumi.dynamic.Resource` would make of module `klarefi` and type `IntakeSession`. */
+export const INTAKE_SESSION_TYPE = "pulumi-nodejs:dynamic/klarefi:IntakeSession";
 
 /**
  * A Klarefi intake session: the signed link one applicant opens to submit a
@@ -508,7 +514,7 @@ export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
  * export const signedUrl = session.signedUrl;   // secret
  * ```
  */
-export class IntakeSession extends pulumi.dynamic.Resource {
+export class IntakeSession extends pulumi.CustomResource {
   /** The Klarefi session id; in v1 also the case id for case reads. */
   declare readonly sessionId: pulumi.Output<string>;
   /** The case id (equal to `sessionId` in v1). */
@@ -530,8 +536,11 @@ export class IntakeSession extends pulumi.dynamic.Resource {
   declare readonly traceId: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IntakeSessionArgs, opts?: pulumi.CustomResourceOptions) {
+    // What pulumi.dynamic.Resource does, with the serialized provider written
+    // by hand instead of by closure serialization (see SERIALIZED_PROVIDER).
     const props = {
       ...args,
+      __provider: SERIALIZED_PROVIDER,
       keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
       sessionId: undefined,
       caseId: undefined,
@@ -540,13 +549,9 @@ export class IntakeSession extends pulumi.dynamic.Resource {
       createdAt: undefined,
       request: undefined,
     };
-    super(
-      intakeSessionProvider,
-      name,
-      props,
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "signedUrl"] },
-      "klarefi",
-      "IntakeSession",
-    );
+    super(INTAKE_SESSION_TYPE, name, props, {
+      ...opts,
+      additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "signedUrl"],
+    });
   }
 }
