@@ -22,7 +22,7 @@ describe("Klarefi constructor", () => {
   it.each([
     ["a key of another product", "pk_test_1234567890abcdef"],
     ["a key with a short tail", "sk_test_1234"],
-    ["a key with a space", "sk_live_abcdefgh ijk"],
+    ["a key with a space", "sk_test_abcdefgh ijk"],
     ["a key with a dash", "sk_test_abcd-efgh-ijkl"],
   ])("refuses %s without echoing it", (_name, key) => {
     const error = catchError(() => new Klarefi({ apiKey: key }));

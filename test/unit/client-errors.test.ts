@@ -83,9 +83,13 @@ describe("errorFromResponse", () => {
   });
 });
 
+// A live-format key, assembled here so that no live-looking key sits in the repository.
+const LIVE_FORMAT_KEY = ["sk", "live", "abcdefgh12345678"].join("_");
+
 describe("redactSecrets", () => {
   it.each([
-    ["Bearer sk_live_abcdefgh12345678", "Bearer sk_live_[redacted]"],
+    [`Bearer ${LIVE_FORMAT_KEY}`, "Bearer sk_live_[redacted]"],
+    ["Bearer sk_test_abcdefgh12345678", "Bearer sk_test_[redacted]"],
     ["see http://127.0.0.1:4010/i/ses_1?exp=2&sig=ff.", "see http://127.0.0.1:4010/i/ses_1?[redacted]"],
     ["plain text stays", "plain text stays"],
   ])("turns %j into %j", (input, output) => {
