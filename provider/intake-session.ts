@@ -121,7 +121,8 @@ export interface IntakeSessionOutputs {
   request: RequestSnapshot;
 }
 
-function outputsFrom(inputs: IntakeSessionInputs, session: Session, idempotencyKey: string): IntakeSessionOutputs {
+/** The state of one session: what the API says, plus the request snapshot diff compares against. */
+function outputsFrom(session: Session, keyScope: string, request: RequestSnapshot, idempotencyKey: string): IntakeSessionOutputs {
   const outs: IntakeSessionOutputs = {
     sessionId: session.session_id,
     caseId: session.case_id,
@@ -133,13 +134,13 @@ function outputsFrom(inputs: IntakeSessionInputs, session: Session, idempotencyK
     caseTypeId: session.case_type_id,
     externalCaseId: session.external_case_id,
     externalApplicantId: session.external_applicant_id,
-    keyScope: inputs.keyScope,
-    request: snapshot(inputs),
+    keyScope,
+    request,
   };
   if (session.return_url !== null) outs.returnUrl = session.return_url;
   if (session.locale !== null) outs.locale = session.locale;
   if (session.trace_id !== null) outs.traceId = session.trace_id;
-  if (inputs.rotation !== undefined) outs.rotation = inputs.rotation;
+  if (request.rotation !== undefined) outs.rotation = request.rotation;
   return outs;
 }
 
@@ -384,7 +385,7 @@ export class IntakeSessionProviderImpl {
       const reasons = mismatched.map(([name, asked, got]) => `${name} is "${asked}" but the session has "${got}"`).join("; ");
       throw new Error(`Cannot adopt intake session ${id}: ${reasons}.`);
     }
-    return { id: session.session_id, outs: outputsFrom(inputs, session, session.idempotency_key) };
+    return { id: session.session_id, outs: outputsFrom(session, inputs.keyScope, snapshot(inputs), session.idempotency_key) };
   }
 
   /**
@@ -394,7 +395,7 @@ export class IntakeSessionProviderImpl {
    * a later destroy revokes it.
    */
   private adopt(inputs: IntakeSessionInputs, session: Session, key: string): { id: string; outs: IntakeSessionOutputs } {
-    const outs = outputsFrom(inputs, session, key);
+    const outs = outputsFrom(session, inputs.keyScope, snapshot(inputs), key);
     const mismatched: [field: string, asked: string, got: string][] = (
       [
         ["case_type_id", inputs.caseTypeId, session.case_type_id],
@@ -426,15 +427,9 @@ export class IntakeSessionProviderImpl {
       if (error instanceof KlarefiNotFoundError) return { id: "", props: {} };
       throw error;
     }
-    const request = isRecord(props.request) ? props.request : snapshot(props);
+    const request = isRecord(props.request) ? snapshot(props.request) : snapshot(props);
     const keyScope = typeof props.keyScope === "string" ? props.keyScope : "";
-    const outs = outputsFrom(
-      { ...(request as RequestSnapshot), caseTypeId: session.case_type_id, externalCaseId: session.external_case_id, externalApplicantId: session.external_applicant_id, keyScope },
-      session,
-      session.idempotency_key,
-    );
-    outs.request = request as RequestSnapshot;
-    return { id: session.session_id, props: { ...outs } };
+    return { id: session.session_id, props: { ...outputsFrom(session, keyScope, request, session.idempotency_key) } };
   }
 
   /** Destroy: revokes the link. Already revoked, expired or gone counts as done. */

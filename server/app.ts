@@ -55,6 +55,7 @@ type AppEnv = {
     fault: FaultDecision | undefined;
     scope: string;
     dropped: boolean;
+    route: string;
   };
 };
 type Ctx = Context<AppEnv>;
@@ -88,6 +89,7 @@ export function createKlarefiApp(deps: KlarefiAppDeps): Hono<AppEnv> {
   // /api/v1: count every request, authenticate, inject faults.
   app.use("/api/v1/*", async (c, next) => {
     const route = routeTemplate(c.req.method, c.req.path);
+    c.set("route", route);
     deps.counters.enter();
     try {
       await next();
@@ -115,7 +117,7 @@ export function createKlarefiApp(deps: KlarefiAppDeps): Hono<AppEnv> {
     await next();
   });
   app.use("/api/v1/*", async (c, next) => {
-    const route = routeTemplate(c.req.method, c.req.path);
+    const route = c.get("route");
     const decision = deps.faults.next(route === API_ROUTES.createSession || route === API_ROUTES.revokeSession);
     c.set("fault", decision);
     const retryAfterSeconds = decision.retryAfterSeconds;

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetch, type RequestInit, type Response } from "undici";
@@ -123,4 +124,14 @@ export async function startTestServer(options: KlarefiServerOptions = {}): Promi
       if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A loopback port with nothing listening on it: connecting is refused at once. */
+export async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const address = probe.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }

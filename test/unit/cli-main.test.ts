@@ -1,8 +1,7 @@
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/main";
 import { Session } from "../../provider/client/schemas";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { closedPort, startTestServer, type TestServer } from "../helpers/server";
 
 /** The `klarefi` API commands through `main()`, against the local server, with captured output. */
 
@@ -281,12 +280,3 @@ describe("help", () => {
     expect(result.stdout).toContain("there is no --api-key flag");
   });
 });
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const address = probe.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}

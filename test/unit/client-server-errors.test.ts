@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -13,7 +12,7 @@ import {
   KlarefiTimeoutError,
   KlarefiValidationError,
 } from "../../provider/client";
-import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { closedPort, sessionBody, startTestServer, type TestServer } from "../helpers/server";
 
 /** Every error class, produced from a real answer of the local server. */
 
@@ -160,12 +159,3 @@ describe("errors from real server answers", () => {
     expect(error.message).toContain("the Klarefi client was closed");
   });
 });
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const address = probe.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
