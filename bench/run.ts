@@ -25,6 +25,7 @@ import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { Klarefi } from "../provider/client/klarefi";
 import { DEFAULT_MAX_CONCURRENT_REQUESTS, IntakeSession } from "../provider/intake-session";
 import { AdminCounters, startKlarefiServer, type RunningKlarefiServer } from "../server";
+import { offlinePulumiEnv } from "../scripts/pulumi-env";
 import { measureServerThroughput } from "./server-throughput";
 
 const repoRoot = path.resolve(__dirname, "../..");
@@ -97,13 +98,7 @@ async function main(): Promise<void> {
       {
         workDir,
         secretsProvider: "passphrase",
-        envVars: {
-          PULUMI_BACKEND_URL: `file://${backend}`,
-          PULUMI_CONFIG_PASSPHRASE: "klarefi-bench",
-          PULUMI_HOME: path.join(scratch, "home"),
-          PULUMI_SKIP_UPDATE_CHECK: "true",
-          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        },
+        envVars: offlinePulumiEnv({ backendDir: backend, pulumiHome: path.join(scratch, "home"), passphrase: "klarefi-bench" }),
         projectSettings: { name: "klarefi-bench", runtime: "nodejs", backend: { url: `file://${backend}` } },
       },
     );

@@ -23,6 +23,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { DEFAULT_TEST_API_KEY, startKlarefiServer, type RunningKlarefiServer } from "../server";
+import { offlinePulumiEnv } from "./pulumi-env";
 
 /** The repository root (this file runs as dist/scripts/demo.js). */
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -158,11 +159,7 @@ function pulumiEnv(stateDir: string): NodeJS.ProcessEnv {
   return {
     ...env,
     PATH: `${path.join(repoRoot, "node_modules", ".bin")}${path.delimiter}${env.PATH ?? ""}`,
-    PULUMI_BACKEND_URL: `file://${stateDir}`,
-    PULUMI_CONFIG_PASSPHRASE: DEMO_PASSPHRASE,
-    PULUMI_HOME: path.join(stateDir, "home"),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    ...offlinePulumiEnv({ backendDir: stateDir, pulumiHome: path.join(stateDir, "home"), passphrase: DEMO_PASSPHRASE }),
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { offlinePulumiEnv as offlineEnv } from "../../scripts/pulumi-env";
 import { LocalWorkspace, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 
 export const repoRoot = path.resolve(__dirname, "../..");
@@ -10,19 +11,9 @@ export const repoRoot = path.resolve(__dirname, "../..");
 /** The passphrase of every throwaway stack the tests make. */
 export const TEST_PASSPHRASE = "klarefi-test-passphrase";
 
-/**
- * Environment that keeps the Pulumi CLI offline and local: a file backend,
- * a passphrase secrets provider, no update check, no plugin downloads.
- */
+/** The offline environment of scripts/pulumi-env.ts with the tests' passphrase. */
 export function offlinePulumiEnv(backendDir: string, pulumiHome: string): Record<string, string> {
-  return {
-    PULUMI_BACKEND_URL: `file://${backendDir}`,
-    PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE,
-    PULUMI_HOME: pulumiHome,
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_SKIP_CONFIRMATIONS: "true",
-  };
+  return offlineEnv({ backendDir, pulumiHome, passphrase: TEST_PASSPHRASE });
 }
 
 export function randomStackName(prefix = "t"): string {
