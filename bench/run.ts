@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { Klarefi } from "../provider/client/klarefi";
+import { Klarefi } from "../client/klarefi";
 import { DEFAULT_MAX_CONCURRENT_REQUESTS, IntakeSession } from "../provider/intake-session";
 import { AdminCounters, startKlarefiServer, type RunningKlarefiServer } from "../server";
 import { offlinePulumiEnv } from "../scripts/pulumi-env";

@@ -1,5 +1,5 @@
-import { API_KEY_PATTERN, DEFAULT_BASE_URL, Klarefi } from "../provider/client/klarefi";
-import { KlarefiConfigError } from "../provider/client/errors";
+import { API_KEY_PATTERN, DEFAULT_BASE_URL, Klarefi } from "../client/klarefi";
+import { KlarefiConfigError } from "../client/errors";
 import { UsageError, type CliIo } from "./io";
 
 /**

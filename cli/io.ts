@@ -1,4 +1,4 @@
-import { redactSecrets } from "../provider/client/errors";
+import { redactSecrets } from "../client/errors";
 
 /**
  * What every `klarefi` command shares: the streams and environment it runs

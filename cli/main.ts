@@ -5,8 +5,8 @@ import {
   KlarefiError,
   KlarefiNotFoundError,
   KlarefiValidationError,
-} from "../provider/client/errors";
-import { CLIENT_VERSION } from "../provider/client/transport";
+} from "../client/errors";
+import { CLIENT_VERSION } from "../client/transport";
 import { casesCommand } from "./commands/cases";
 import { sessionsCommand } from "./commands/sessions";
 import { ExitCode, UsageError, writeLine, type CliIo } from "./io";

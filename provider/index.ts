@@ -15,4 +15,4 @@ export {
   type CampaignLink,
   type CampaignRow,
 } from "./campaign";
-export { Klarefi } from "./client/klarefi";
+export { Klarefi } from "../client/klarefi";

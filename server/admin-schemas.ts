@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Session, SessionStatus } from "../provider/client/schemas";
+import { Session, SessionStatus } from "../contract/schemas";
 
 /**
  * Payloads of the dev-only `/_admin/*` endpoints of the local server, so

@@ -9,7 +9,7 @@ import {
   type ErrorBody,
   MAX_EXPIRY_DAYS,
   TraceId,
-} from "../provider/client/schemas";
+} from "../contract/schemas";
 import {
   AdminClockRequest,
   type AdminClockResponse,

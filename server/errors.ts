@@ -1,4 +1,4 @@
-import type { ErrorType } from "../provider/client/schemas";
+import type { ErrorType } from "../contract/schemas";
 
 /**
  * An error the local server answers with: it carries the HTTP status and the

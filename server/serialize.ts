@@ -1,4 +1,4 @@
-import type { Case, CaseStatus, Session } from "../provider/client/schemas";
+import type { Case, CaseStatus, Session } from "../contract/schemas";
 import { formatTimestamp } from "./clock";
 import { buildSignedUrl } from "./signing";
 import { effectiveStatus, type SessionRecord } from "./store";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
-import type { SessionStatus } from "../provider/client/schemas";
+import type { SessionStatus } from "../contract/schemas";
 import { generateSigningSecret } from "./signing";
 
 /**

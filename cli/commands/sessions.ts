@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { KlarefiValidationError } from "../../provider/client/errors";
-import type { CreateSessionRequest, Session } from "../../provider/client/schemas";
+import { KlarefiValidationError } from "../../client/errors";
+import type { CreateSessionRequest, Session } from "../../contract/schemas";
 import { API_OPTIONS, noPositionals, onePositional, parseFlags } from "../args";
 import { clientFromEnvironment } from "../client";
 import { ExitCode, UsageError, type CliIo } from "../io";

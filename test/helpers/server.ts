@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetch, type RequestInit, type Response } from "undici";
-import type { CreateSessionRequest, Session } from "../../provider/client/schemas";
+import type { CreateSessionRequest, Session } from "../../contract/schemas";
 import {
   AdminClockResponse,
   AdminCounters,

@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Klarefi, KlarefiConfigError, KlarefiError } from "../../provider/client";
+import { Klarefi, KlarefiConfigError, KlarefiError } from "../../client";
 
 const KEY = "sk_test_klarefi_config_0123456789";
 

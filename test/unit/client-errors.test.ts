@@ -9,7 +9,7 @@ import {
   KlarefiRateLimitError,
   KlarefiValidationError,
   redactSecrets,
-} from "../../provider/client/errors";
+} from "../../client/errors";
 
 const body = (type: string, code: string, message: string, extra: Record<string, string> = {}) => ({
   error: { type, code, message, request_id: "req_9", ...extra },

@@ -6,7 +6,7 @@ import {
   KlarefiResponseValidationError,
   KlarefiValidationError,
   Semaphore,
-} from "../../provider/client";
+} from "../../client";
 
 /**
  * Answers the real local server never gives (malformed bodies, broken

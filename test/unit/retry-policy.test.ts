@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decideRetry, isRetryable, type RetryInput, type RetryOutcome } from "../../provider/client/retry";
-import { parseRetryAfter } from "../../provider/client/errors";
+import { decideRetry, isRetryable, type RetryInput, type RetryOutcome } from "../../client/retry";
+import { parseRetryAfter } from "../../client/errors";
 
 const base = { maxRetries: 3, initialDelayMs: 100, maxDelayMs: 1000, now: Date.parse("2030-01-01T00:00:00Z") };
 const resp = (status: number, extra: Partial<Extract<RetryOutcome, { kind: "response" }>> = {}): RetryOutcome => ({

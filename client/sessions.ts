@@ -1,5 +1,5 @@
 import { KlarefiValidationError } from "./errors";
-import { Case, CreateSessionRequest, Session } from "./schemas";
+import { Case, CreateSessionRequest, Session } from "../contract/schemas";
 import type { RequestOptions, Transport, TransportResponse } from "./transport";
 
 /**

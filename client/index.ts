@@ -43,4 +43,4 @@ export {
   type RetryInput,
   type RetryOutcome,
 } from "./retry";
-export * from "./schemas";
+export * from "../contract/schemas";

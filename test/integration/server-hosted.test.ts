@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fetch } from "undici";
-import { Case, Session } from "../../provider/client/schemas";
+import { Case, Session } from "../../contract/schemas";
 import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
 
 let server: TestServer;

@@ -11,7 +11,7 @@ import {
   type ResponseHeaders,
 } from "./errors";
 import { decideRetry, type RetryOutcome } from "./retry";
-import { Headers } from "./schemas";
+import { Headers } from "../contract/schemas";
 
 /**
  * HTTP transport of the Klarefi client: one pooled keep-alive undici `Agent`

@@ -11,7 +11,7 @@ import {
   KlarefiRateLimitError,
   KlarefiTimeoutError,
   KlarefiValidationError,
-} from "../../provider/client";
+} from "../../client";
 import { closedPort, sessionBody, startTestServer, type TestServer } from "../helpers/server";
 
 /** Every error class, produced from a real answer of the local server. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Case, Klarefi, Session } from "../../provider/client";
+import { Case, Klarefi, Session } from "../../client";
 import { SEED_EXAMPLE_BODY, sessionBody, startTestServer, type TestServer } from "../helpers/server";
 
 let server: TestServer;

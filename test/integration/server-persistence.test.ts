@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetch } from "undici";
-import { Session } from "../../provider/client/schemas";
+import { Session } from "../../contract/schemas";
 import { KlarefiStore } from "../../server";
 import { sessionBody, startTestServer } from "../helpers/server";
 

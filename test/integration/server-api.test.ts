@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetch } from "undici";
-import { Case, DEFAULT_EXPIRY_DAYS, ErrorBody, Session } from "../../provider/client/schemas";
+import { Case, DEFAULT_EXPIRY_DAYS, ErrorBody, Session } from "../../contract/schemas";
 import { DEFAULT_CASE_TYPES } from "../../server";
 import { SEED_EXAMPLE_BODY, sessionBody, startTestServer, type TestServer } from "../helpers/server";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../cli/main";
-import { Klarefi, KlarefiApiError } from "../../provider/client";
+import { Klarefi, KlarefiApiError } from "../../client";
 import { DEFAULT_TEST_API_KEY } from "../../server";
 
 /** `klarefi dev` through `main()`, stopped with the io's abort signal instead of SIGINT. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/main";
-import { Session } from "../../provider/client/schemas";
+import { Session } from "../../contract/schemas";
 import { closedPort, startTestServer, type TestServer } from "../helpers/server";
 
 /** The `klarefi` API commands through `main()`, against the local server, with captured output. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fetch } from "undici";
-import { ErrorBody, Session } from "../../provider/client/schemas";
+import { ErrorBody, Session } from "../../contract/schemas";
 import { decideFault, FaultConfig, FaultInjector, mulberry32, resolveFaultConfig } from "../../server";
 import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
 

@@ -1,6 +1,6 @@
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Klarefi, KlarefiApiError, KlarefiConnectionError, KlarefiError } from "../../provider/client";
+import { Klarefi, KlarefiApiError, KlarefiConnectionError, KlarefiError } from "../../client";
 import type { AdminCounter } from "../../server";
 import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
 

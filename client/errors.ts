@@ -1,4 +1,4 @@
-import { ErrorBody, Headers } from "./schemas";
+import { ErrorBody, Headers } from "../contract/schemas";
 
 /**
  * Errors of the Klarefi client.

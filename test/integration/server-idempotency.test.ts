@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ErrorBody, Session } from "../../provider/client/schemas";
+import { ErrorBody, Session } from "../../contract/schemas";
 import { apiKeyScope } from "../../server";
 import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
 

@@ -27,7 +27,7 @@ function newestSource(dir: string): number {
 }
 
 function ensureBuilt(): void {
-  const sources = Math.max(...["cli", "provider/client", "server"].map((d) => newestSource(join(ROOT, d))));
+  const sources = Math.max(...["cli", "client", "contract", "server"].map((d) => newestSource(join(ROOT, d))));
   if (existsSync(BUILT) && statSync(BUILT).mtimeMs >= sources) return;
   // tsc emits even when files elsewhere in the project fail to type-check; the check below is what matters here.
   spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.json")], {

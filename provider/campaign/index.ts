@@ -1,0 +1,7 @@
+/**
+ * @module
+ * Campaigns: many applicants' links from rows or a CSV file.
+ */
+export * from "./component";
+export * from "./mail-merge";
+export * from "./rows";

@@ -1,0 +1,11 @@
+/**
+ * @module
+ * `@klarefi/pulumi/intake-session`: one applicant's intake link as a Pulumi
+ * resource. Every state file written by this package holds
+ * `require("@klarefi/pulumi/intake-session").intakeSessionProvider`: keep that
+ * export here.
+ */
+export * from "./inputs";
+export * from "./policy";
+export * from "./provider";
+export * from "./resource";
