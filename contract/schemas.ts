@@ -80,6 +80,17 @@ export const CreateSessionRequest = z.strictObject({
 });
 export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
 
+/**
+ * Body of `PATCH /api/v1/sessions/{id}`: moves an open session's expiry
+ * (extend a campaign's deadline without reissuing its links). The session
+ * keeps its id and its signed URL. An assumption of this project, to confirm
+ * with Klarefi: the public documentation shows only the create call.
+ */
+export const UpdateSessionRequest = z.strictObject({
+  expires_at: Timestamp,
+});
+export type UpdateSessionRequest = z.input<typeof UpdateSessionRequest>;
+
 /** An intake session as every endpoint returns it. */
 export const Session = z.object({
   object: z.literal("intake_session"),
