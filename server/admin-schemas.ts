@@ -1,10 +1,10 @@
-import { z } from "zod";
-import { Session, SessionStatus } from "../contract/schemas";
-
 /**
+ * @module
  * Payloads of the dev-only `/_admin/*` endpoints of the local server, so
  * tests and tools parse them the same way the server produces them.
  */
+import { z } from "zod";
+import { Session, SessionStatus } from "../contract/schemas";
 
 /** Query of `GET /_admin/sessions`: every filter is optional and they combine with AND. */
 export const AdminSessionsQuery = z.strictObject({

@@ -1,4 +1,8 @@
 /**
+ * @module
+ * Time as the local server sees it, and the one timestamp format it answers with.
+ */
+/**
  * The server's clock: real time plus an offset that the dev-only
  * `POST /_admin/clock` endpoint moves forward, so tests can reach expiry
  * without waiting. The offset lives in memory only: a restart returns to real

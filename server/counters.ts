@@ -1,9 +1,16 @@
+/**
+ * @module
+ * Request counters of the local server's `/api/v1` routes, read through
+ * `GET /_admin/counters`: tests use them to prove how many calls a client
+ * made, with which answers, and how many it had in flight at once.
+ */
 import type { AdminCounter } from "./admin-schemas";
 
 /** The `/api/v1` route templates counters are kept under. */
 export const API_ROUTES = {
   createSession: "POST /api/v1/sessions",
   getSession: "GET /api/v1/sessions/{id}",
+  updateSession: "PATCH /api/v1/sessions/{id}",
   revokeSession: "POST /api/v1/sessions/{id}/revoke",
   getCase: "GET /api/v1/cases/{id}",
 } as const;
@@ -13,6 +20,7 @@ export function routeTemplate(method: string, path: string): string {
   const m = method.toUpperCase();
   if (m === "POST" && /^\/api\/v1\/sessions\/?$/.test(path)) return API_ROUTES.createSession;
   if (m === "GET" && /^\/api\/v1\/sessions\/[^/]+\/?$/.test(path)) return API_ROUTES.getSession;
+  if (m === "PATCH" && /^\/api\/v1\/sessions\/[^/]+\/?$/.test(path)) return API_ROUTES.updateSession;
   if (m === "POST" && /^\/api\/v1\/sessions\/[^/]+\/revoke\/?$/.test(path)) return API_ROUTES.revokeSession;
   if (m === "GET" && /^\/api\/v1\/cases\/[^/]+\/?$/.test(path)) return API_ROUTES.getCase;
   return `${m} /api/v1/*`;

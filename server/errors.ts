@@ -1,4 +1,9 @@
-import type { ErrorType } from "../contract/schemas";
+/**
+ * @module
+ * The local server's refusals: `ApiError` and the constructors of the ones
+ * several routes share.
+ */
+import type { ErrorType, SessionStatus } from "../contract/schemas";
 
 /**
  * An error the local server answers with: it carries the HTTP status and the
@@ -22,6 +27,17 @@ export class ApiError extends Error {
 /** 404 for a session (or case) id that the server does not hold. */
 export function sessionMissing(id: string, noun: "intake session" | "case" = "intake session"): ApiError {
   return new ApiError(404, "not_found_error", "resource_missing", `No ${noun} ${truncate(id, 80)} exists.`, {
+    param: "id",
+  });
+}
+
+/**
+ * 409 `session_not_open` for a change only an open session accepts; the
+ * message names the session's status and then `rule`, a sentence saying
+ * what was refused.
+ */
+export function sessionNotOpen(id: string, status: SessionStatus, rule: string): ApiError {
+  return new ApiError(409, "invalid_request_error", "session_not_open", `Intake session ${truncate(id, 80)} is ${status}; ${rule}`, {
     param: "id",
   });
 }

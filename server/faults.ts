@@ -1,7 +1,5 @@
-import { randomInt } from "node:crypto";
-import { z } from "zod";
-
 /**
+ * @module
  * Seeded fault injection for the `/api/v1` routes of the local server.
  *
  * Each authenticated `/api/v1` request draws exactly two numbers from a
@@ -10,6 +8,8 @@ import { z } from "zod";
  * per request is fixed, the same seed and the same request order give the
  * same faults, run after run.
  */
+import { randomInt } from "node:crypto";
+import { z } from "zod";
 
 const rate = (name: string) =>
   z

@@ -1,13 +1,19 @@
 /**
+ * @module
  * The applicant-facing HTML pages of the local server: the intake page a
  * signed link opens, the thank-you page after submitting, and the refusal
  * pages (invalid, revoked, expired, already submitted). Plain HTML, no
- * scripts; every interpolated value goes through `escapeHtml`.
+ * scripts, written with Hono's `html` tagged template, which escapes every
+ * interpolated string (`& < > " '`) for element content and quoted attributes.
  */
+import { html, raw } from "hono/html";
 
-/** Escapes text for use in HTML element content and in double-quoted attributes. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+/** A fragment from the `html` template; the pages never interpolate promises, so it is always ready. */
+type Markup = ReturnType<typeof html>;
+
+function toText(markup: Markup): string {
+  if (markup instanceof Promise) throw new TypeError("Hosted pages render synchronously; a value interpolated a promise.");
+  return markup.toString();
 }
 
 /** Headers every hosted page carries: the page URL holds a secret, so nothing is cached or leaked as a referrer. */
@@ -36,25 +42,25 @@ h1{font-size:1.5rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2
 label{display:block;margin:1rem 0 .25rem}textarea{width:100%;min-height:8rem}button{margin-top:1rem;padding:.5rem 1rem}
 .note{color:#555;font-size:.9rem}`;
 
-function page(title: string, lang: string | null, body: string): string {
-  return `<!doctype html>
-<html lang="${escapeHtml(lang ?? "en")}">
+function page(title: string, lang: string | null, body: Markup): string {
+  return toText(html`<!doctype html>
+<html lang="${lang ?? "en"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
+<title>${title}</title>
+<style>${raw(STYLE)}</style>
 </head>
 <body>
 ${body}
 </body>
 </html>
-`;
+`);
 }
 
-function returnLink(returnUrl: string | null): string {
-  return returnUrl === null ? "" : `<p><a href="${escapeHtml(returnUrl)}" rel="noreferrer">Return to where you came from</a></p>`;
+function returnLink(returnUrl: string | null): Markup {
+  return returnUrl === null ? html`` : html`<p><a href="${returnUrl}" rel="noreferrer">Return to where you came from</a></p>`;
 }
 
 /** The page an open session's signed link shows. */
@@ -62,15 +68,15 @@ export function renderIntakePage(view: IntakePageView): string {
   return page(
     `Klarefi intake: ${view.caseTypeId}`,
     view.locale,
-    `<main>
+    html`<main>
 <h1>Klarefi intake</h1>
 <dl>
-<dt>Case type</dt><dd data-field="case_type_id">${escapeHtml(view.caseTypeId)}</dd>
-<dt>Case reference</dt><dd data-field="external_case_id">${escapeHtml(view.externalCaseId)}</dd>
-<dt>Session</dt><dd data-field="session_id">${escapeHtml(view.sessionId)}</dd>
-<dt>Link valid until</dt><dd data-field="expires_at">${escapeHtml(view.expiresAt)}</dd>
+<dt>Case type</dt><dd data-field="case_type_id">${view.caseTypeId}</dd>
+<dt>Case reference</dt><dd data-field="external_case_id">${view.externalCaseId}</dd>
+<dt>Session</dt><dd data-field="session_id">${view.sessionId}</dd>
+<dt>Link valid until</dt><dd data-field="expires_at">${view.expiresAt}</dd>
 </dl>
-<form method="post" action="${escapeHtml(view.formAction)}">
+<form method="post" action="${view.formAction}">
 <label for="description">What happened?</label>
 <textarea id="description" name="description" required maxlength="10000"></textarea>
 <button type="submit">Submit</button>
@@ -86,9 +92,9 @@ export function renderSubmittedPage(view: { caseTypeId: string; locale: string |
   return page(
     `Klarefi intake: submitted`,
     view.locale,
-    `<main>
+    html`<main>
 <h1>Thank you</h1>
-<p>Your ${escapeHtml(view.caseTypeId)} intake was submitted.</p>
+<p>Your ${view.caseTypeId} intake was submitted.</p>
 ${returnLink(view.returnUrl)}
 </main>`,
   );
@@ -121,6 +127,6 @@ export function renderLinkProblemPage(problem: LinkProblem): { status: 403 | 410
   const p = pages[problem];
   return {
     status: p.status,
-    html: page(`Klarefi intake: ${p.heading}`, null, `<main>\n<h1>${escapeHtml(p.heading)}</h1>\n<p>${escapeHtml(p.text)}</p>\n</main>`),
+    html: page(`Klarefi intake: ${p.heading}`, null, html`<main>\n<h1>${p.heading}</h1>\n<p>${p.text}</p>\n</main>`),
   };
 }

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * Random identifiers of the local server: session ids and request ids.
+ */
 import { randomBytes } from "node:crypto";
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -18,9 +22,4 @@ export function newSessionId(): string {
 /** A new request id for the `Request-Id` header: `req_` and 24 base32 characters. */
 export function newRequestId(): string {
   return `req_${randomBase32(24)}`;
-}
-
-/** True for strings shaped like the ids `newSessionId` makes. */
-export function isSessionId(value: string): boolean {
-  return /^ses_[a-z2-7]{24}$/.test(value);
 }

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The local Klarefi server: the embedded default for tests and the demo.
  * `startKlarefiServer()` listens on 127.0.0.1 and serves the contract of
  * docs/klarefi-api.md.
@@ -27,6 +28,6 @@ export {
 export { FaultConfig, FaultInjector, type FaultDecision, type ResolvedFaultConfig, decideFault, mulberry32, resolveFaultConfig } from "./faults";
 export { ServerClock, formatTimestamp } from "./clock";
 export { API_ROUTES, RequestCounters, routeTemplate } from "./counters";
-export { KlarefiStore, type SessionRecord, type SessionFilter, apiKeyScope, effectiveStatus, IN_FLIGHT_TIMEOUT_MS } from "./store";
+export { KlarefiStore, type ExpiryUpdate, type SessionRecord, type SessionFilter, apiKeyScope, effectiveStatus, IN_FLIGHT_TIMEOUT_MS } from "./store";
 export { buildSignedUrl, signLink, verifyLink } from "./signing";
 export { ApiError } from "./errors";

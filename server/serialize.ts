@@ -1,3 +1,8 @@
+/**
+ * @module
+ * Stored sessions as the API returns them: the `Session` and `Case` objects
+ * of the contract, with the signed URL built at serialization time.
+ */
 import type { Case, CaseStatus, Session } from "../contract/schemas";
 import { formatTimestamp } from "./clock";
 import { buildSignedUrl } from "./signing";
@@ -10,9 +15,12 @@ export interface SerializeContext {
   signingSecret: string;
 }
 
-/** The signed link's `exp`: the session's `expires_at` in unix seconds. */
+/**
+ * The signed link's `exp`: the session's `expires_at` as issued, in unix
+ * seconds. It does not follow later expiry changes, so the link stays the same.
+ */
 export function linkExpSeconds(record: SessionRecord): number {
-  return Math.floor(record.expires_at / 1000);
+  return record.link_exp;
 }
 
 /** A stored session as the API returns it; the signed URL is built now, from the current base URL. */

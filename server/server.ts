@@ -1,3 +1,8 @@
+/**
+ * @module
+ * `startKlarefiServer`: the local server's options and defaults, wiring the
+ * store, clock, faults and counters into the app and listening on a port.
+ */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";

@@ -1,11 +1,13 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-
 /**
+ * @module
  * Signed applicant links: `${base}/i/${session_id}?exp=<unix seconds>&sig=<hex>`
- * where `sig = HMAC-SHA256(secret, session_id + "." + exp)`. The link carries
- * its own expiry so the hosted page can refuse a stale link before it looks
- * anything up, and the signature stops anyone from stretching it.
+ * where `sig = HMAC-SHA256(secret, session_id + "." + exp)`. `exp` is the
+ * session's expiry as issued; it is signed so nobody can alter the link, but
+ * whether the link still opens is decided by the session's current expiry
+ * (which `PATCH /api/v1/sessions/{id}` may have moved), so a mailed link
+ * never has to change.
  */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 /** A fresh 256-bit signing secret, hex encoded. Generated once per database. */
 export function generateSigningSecret(): string {

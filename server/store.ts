@@ -1,11 +1,5 @@
-import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
-import type { SessionStatus } from "../contract/schemas";
-import { generateSigningSecret } from "./signing";
-
 /**
+ * @module
  * The local server's storage: one SQLite file (node:sqlite, WAL mode,
  * `synchronous = NORMAL`) with three tables: `sessions`, `idempotency_keys`
  * and `meta`. Every call is synchronous, so a method that runs without an
@@ -16,6 +10,12 @@ import { generateSigningSecret } from "./signing";
  * Times are integer milliseconds since the epoch, passed in by the caller
  * (the server clock), never read here.
  */
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import type { SessionStatus } from "../contract/schemas";
+import { generateSigningSecret } from "./signing";
 
 /** What is stored for a session; `expired` is never stored, it is computed from `expires_at`. */
 export type StoredState = "open" | "revoked" | "completed";
@@ -31,6 +31,12 @@ export interface SessionRecord {
   trace_id: string | null;
   state: StoredState;
   expires_at: number;
+  /**
+   * The `exp` (unix seconds) of the signed link as it was issued: the
+   * session's first `expires_at`. It stays when the expiry is moved, so the
+   * signed URL (which the applicant may hold in a mail) never changes.
+   */
+  link_exp: number;
   created_at: number;
   revoked_at: number | null;
   completed_at: number | null;
@@ -45,6 +51,9 @@ export type Reservation =
   | { kind: "replay"; session: SessionRecord }
   | { kind: "mismatch" }
   | { kind: "in_use" };
+
+/** The outcome of moving a session's expiry: updated, or refused because it is no longer open. */
+export type ExpiryUpdate = { kind: "updated"; session: SessionRecord } | { kind: "not_open"; session: SessionRecord };
 
 export interface SessionFilter {
   status?: SessionStatus;
@@ -80,6 +89,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   trace_id TEXT,
   state TEXT NOT NULL CHECK (state IN ('open', 'revoked', 'completed')),
   expires_at INTEGER NOT NULL,
+  link_exp INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   revoked_at INTEGER,
   completed_at INTEGER
@@ -98,7 +108,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 `;
 
 const SESSION_COLUMNS =
-  "session_id, case_type_id, idempotency_key, external_case_id, external_applicant_id, return_url, locale, trace_id, state, expires_at, created_at, revoked_at, completed_at";
+  "session_id, case_type_id, idempotency_key, external_case_id, external_applicant_id, return_url, locale, trace_id, state, expires_at, link_exp, created_at, revoked_at, completed_at";
 
 interface IdempotencyRow {
   body_hash: string;
@@ -123,6 +133,7 @@ export class KlarefiStore {
     | "releaseIdem"
     | "revoke"
     | "complete"
+    | "updateExpiry"
     | "list"
     | "count",
     StatementSync
@@ -136,13 +147,14 @@ export class KlarefiStore {
     if (path !== ":memory:") this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = NORMAL");
     this.#db.exec(SCHEMA);
+    this.#migrate();
     const db = this.#db;
     this.#stmt = {
       getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
       setMeta: db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
       getSession: db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE session_id = ?`),
       insertSession: db.prepare(
-        `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES ($session_id, $case_type_id, $idempotency_key, $external_case_id, $external_applicant_id, $return_url, $locale, $trace_id, $state, $expires_at, $created_at, $revoked_at, $completed_at)`,
+        `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES ($session_id, $case_type_id, $idempotency_key, $external_case_id, $external_applicant_id, $return_url, $locale, $trace_id, $state, $expires_at, $link_exp, $created_at, $revoked_at, $completed_at)`,
       ),
       getIdem: db.prepare(
         "SELECT body_hash, state, token, session_id, created_at FROM idempotency_keys WHERE scope = ? AND idempotency_key = ?",
@@ -164,6 +176,9 @@ export class KlarefiStore {
       ),
       complete: db.prepare(
         "UPDATE sessions SET state = 'completed', completed_at = $now WHERE session_id = $id AND state = 'open' AND expires_at > $now",
+      ),
+      updateExpiry: db.prepare(
+        "UPDATE sessions SET expires_at = $expires_at WHERE session_id = $id AND state = 'open' AND expires_at > $now",
       ),
       list: db.prepare(
         `SELECT ${SESSION_COLUMNS} FROM sessions
@@ -270,6 +285,15 @@ export class KlarefiStore {
     this.#stmt.releaseIdem.run(scope, key, token);
   }
 
+  /**
+   * Whether a create holds `key` right now (`in_flight`), has finished with
+   * it (`completed`), or nobody has it: tests wait for a held key instead of
+   * sleeping before they send a duplicate.
+   */
+  idempotencyState(scope: string, key: string): "in_flight" | "completed" | undefined {
+    return this.#getIdem(scope, key)?.state;
+  }
+
   /** Revokes an open, unexpired session; any other session is returned unchanged. */
   revokeSession(sessionId: string, nowMs: number): SessionRecord | undefined {
     return this.#transaction(() => {
@@ -283,6 +307,21 @@ export class KlarefiStore {
     return this.#transaction(() => {
       this.#stmt.complete.run({ id: sessionId, now: nowMs });
       return this.getSession(sessionId);
+    });
+  }
+
+  /**
+   * Moves an open, unexpired session's `expires_at`, leaving its `link_exp`
+   * (and so its signed URL) as issued. A session that is revoked, completed
+   * or past its expiry is answered `not_open`, unchanged. Undefined when no
+   * such session exists.
+   */
+  updateExpiry(sessionId: string, expiresAtMs: number, nowMs: number): ExpiryUpdate | undefined {
+    return this.#transaction((): ExpiryUpdate | undefined => {
+      const changes = this.#stmt.updateExpiry.run({ id: sessionId, expires_at: expiresAtMs, now: nowMs }).changes;
+      const session = this.getSession(sessionId);
+      if (session === undefined) return undefined;
+      return Number(changes) === 1 ? { kind: "updated", session } : { kind: "not_open", session };
     });
   }
 
@@ -306,6 +345,28 @@ export class KlarefiStore {
   reset(): void {
     this.#transaction(() => {
       this.#db.exec("DELETE FROM sessions; DELETE FROM idempotency_keys;");
+    });
+  }
+
+  /**
+   * Brings a database written by an earlier release up to this schema:
+   * `link_exp` was added when expiries became movable. Until then the link's
+   * `exp` always was `expires_at` in seconds, so that is what it is filled
+   * with, and every link already handed out keeps verifying. Runs in one
+   * transaction that checks again, so two processes opening the same old
+   * file do not both add the column.
+   */
+  #migrate(): void {
+    const hasLinkExp = () =>
+      this.#db
+        .prepare("SELECT name FROM pragma_table_info('sessions')")
+        .all()
+        .some((row) => row.name === "link_exp");
+    if (hasLinkExp()) return;
+    this.#transaction(() => {
+      if (hasLinkExp()) return;
+      this.#db.exec("ALTER TABLE sessions ADD COLUMN link_exp INTEGER NOT NULL DEFAULT 0");
+      this.#db.exec("UPDATE sessions SET link_exp = expires_at / 1000");
     });
   }
 
@@ -349,6 +410,7 @@ function toRecord(row: Record<string, SQLOutputValue>): SessionRecord {
     trace_id: text(row.trace_id),
     state: state === "revoked" || state === "completed" ? state : "open",
     expires_at: Number(row.expires_at),
+    link_exp: Number(row.link_exp),
     created_at: Number(row.created_at),
     revoked_at: num(row.revoked_at),
     completed_at: num(row.completed_at),

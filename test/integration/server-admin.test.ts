@@ -33,6 +33,7 @@ describe("admin authorization", () => {
       ["GET", "/_admin/faults"],
       ["PUT", "/_admin/faults"],
       ["POST", "/_admin/clock"],
+      ["POST", "/_admin/sessions/ses_x/complete"],
     ] as const) {
       const res = await fetch(`${server.url}${path}`, { method, headers: authorization === undefined ? {} : { authorization } });
       expect(res.status).toBe(401);
@@ -78,6 +79,32 @@ describe("GET /_admin/sessions", () => {
     const badFilter = await fetch(`${server.url}/_admin/sessions?colour=red`, { headers });
     expect(badFilter.status).toBe(400);
     expect(ErrorBody.parse(await badFilter.json()).error).toMatchObject({ code: "parameter_unknown", param: "colour" });
+  });
+});
+
+describe("POST /_admin/sessions/{id}/complete", () => {
+  it("completes an open session out of band: the API reads it completed, its link answers 410, and it is not counted", async () => {
+    const created = await create();
+    const completed = await server.admin.completeSession(created.session_id);
+    expect(completed).toEqual({ ...created, status: "completed" });
+    const read = Session.parse(await (await server.api(`/api/v1/sessions/${created.session_id}`)).json());
+    expect(read.status).toBe("completed");
+    const page = await fetch(created.signed_url);
+    expect(page.status).toBe(410);
+    expect(await page.text()).toContain("Already submitted");
+    expect((await server.admin.counters()).map((c) => c.route)).toEqual(["GET /api/v1/sessions/{id}", "POST /api/v1/sessions"]);
+  });
+
+  it("answers 409 session_not_open for a revoked session and 404 for an unknown one", async () => {
+    const created = await create();
+    await server.api(`/api/v1/sessions/${created.session_id}/revoke`, { method: "POST" });
+    const headers = { authorization: `Bearer ${server.adminKey}` };
+    const refused = await fetch(`${server.url}/_admin/sessions/${created.session_id}/complete`, { method: "POST", headers });
+    expect(refused.status).toBe(409);
+    expect(ErrorBody.parse(await refused.json()).error).toMatchObject({ code: "session_not_open" });
+    const missing = await fetch(`${server.url}/_admin/sessions/ses_nope/complete`, { method: "POST", headers });
+    expect(missing.status).toBe(404);
+    await missing.text();
   });
 });
 

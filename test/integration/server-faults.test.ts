@@ -183,6 +183,26 @@ describe("fault injection over HTTP", () => {
     expect(read.status).toBe("revoked");
   });
 
+  it("commits an expiry change, then drops the connection; repeating the change answers the same session", async () => {
+    const created = Session.parse(await (await server.createSession(sessionBody())).json());
+    const expiresAt = new Date(Math.floor(server.clock.now() / 1000) * 1000 + 90 * 86_400_000).toISOString().replace(".000Z", "Z");
+    const change = () =>
+      server.api(`/api/v1/sessions/${created.session_id}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ expires_at: expiresAt }),
+      });
+    await server.admin.setFaults({ seed: 3, commitThenDrop: 1 });
+    await expect(change()).rejects.toThrow();
+    expect(await server.admin.counters()).toContainEqual({ route: "PATCH /api/v1/sessions/{id}", status: 200, count: 1, dropped: true });
+    await server.admin.setFaults({});
+    const read = Session.parse(await (await server.api(`/api/v1/sessions/${created.session_id}`)).json());
+    expect(read).toMatchObject({ status: "open", expires_at: expiresAt, signed_url: created.signed_url });
+    const retry = await change();
+    expect(retry.status).toBe(200);
+    expect(Session.parse(await retry.json())).toEqual(read);
+  });
+
   it("never drops reads", async () => {
     const created = Session.parse(await (await server.createSession(sessionBody())).json());
     await server.admin.setFaults({ seed: 3, commitThenDrop: 1 });

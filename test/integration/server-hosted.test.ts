@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fetch } from "undici";
-import { Case, Session } from "../../contract/schemas";
+import { Case, ErrorBody, Session } from "../../contract/schemas";
 import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
 
 let server: TestServer;
@@ -59,7 +59,7 @@ describe("the hosted intake page", () => {
     const session = await create({ external_case_id: `<script>alert("x")</script>&co` });
     const p = await page(session.signed_url);
     expect(p.html).not.toContain("<script>");
-    expect(p.html).toContain("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;&#38;co");
+    expect(p.html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;co");
   });
 
   it("leaves the way back out when the session has no return_url", async () => {
@@ -153,6 +153,59 @@ describe("expiry by the server clock", () => {
     expect(Session.parse(await (await server.api(`/api/v1/sessions/${session.session_id}`)).json()).status).toBe("open");
     await server.admin.advanceClock(86_400 + 1);
     expect(Session.parse(await (await server.api(`/api/v1/sessions/${session.session_id}`)).json()).status).toBe("expired");
+  });
+});
+
+describe("a mailed link after its session's expiry moved (PATCH /api/v1/sessions/{id})", () => {
+  const at = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+  const patch = (id: string, expiresAt: string) =>
+    server.api(`/api/v1/sessions/${id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ expires_at: expiresAt }),
+    });
+
+  it("keeps the same link, which still opens after the original expiry and answers 410 after the new one", async () => {
+    const created = await create({ expires_at: at(server.clock.now() + 3_600_000) });
+    const extended = at(server.clock.now() + 3 * 3_600_000);
+    const res = await patch(created.session_id, extended);
+    expect(res.status).toBe(200);
+    const updated = Session.parse(await res.json());
+    expect(updated.session_id).toBe(created.session_id);
+    expect(updated.signed_url).toBe(created.signed_url);
+    expect(updated.expires_at).toBe(extended);
+
+    await server.admin.advanceClock(2 * 3_600); // an hour past the link's own exp
+    const open = await page(created.signed_url);
+    expect(open.status).toBe(200);
+    expect(open.html).toContain(extended);
+
+    await server.admin.advanceClock(3_600 + 1); // past the new expiry
+    const expired = await page(created.signed_url);
+    expect(expired.status).toBe(410);
+    expect(expired.html).toContain("This link has expired");
+  });
+
+  it("refuses the link once a shortened expiry has passed, though the link's own exp is later", async () => {
+    const created = await create({ expires_at: at(server.clock.now() + 10 * 3_600_000) });
+    expect((await patch(created.session_id, at(server.clock.now() + 3_600_000))).status).toBe(200);
+    await server.admin.advanceClock(3_600 + 1);
+    expect((await page(created.signed_url)).status).toBe(410);
+  });
+
+  it("answers 409 session_not_open for a completed or revoked session and leaves the link as it was", async () => {
+    const completed = await create();
+    await page(completed.signed_url, { method: "POST", body: "description=x" });
+    const revoked = await create();
+    await server.api(`/api/v1/sessions/${revoked.session_id}/revoke`, { method: "POST" });
+    for (const [session, status] of [[completed, "completed"], [revoked, "revoked"]] as const) {
+      const res = await patch(session.session_id, at(server.clock.now() + 86_400_000));
+      expect(res.status).toBe(409);
+      const body = ErrorBody.parse(await res.json());
+      expect(body.error).toMatchObject({ code: "session_not_open" });
+      expect(body.error.message).toContain(`is ${status}`);
+      expect((await page(session.signed_url)).status).toBe(410);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ErrorBody, Session } from "../../contract/schemas";
 import { apiKeyScope } from "../../server";
-import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { sessionBody, startTestServer, type TestServer, waitForHeldKey } from "../helpers/server";
 
 const SECOND_KEY = "sk_test_klarefi_local_second_000000";
 let server: TestServer;
@@ -85,12 +85,14 @@ describe("idempotent creates", () => {
   });
 
   it("answers 409 idempotency_key_in_use with Retry-After: 1 while the first request is in flight", async () => {
-    await server.admin.setFaults({ latencyMs: 400 });
+    // The first create holds its key for 1 s after taking it.
+    await server.admin.setFaults({ latencyMs: 1000 });
     const body = sessionBody();
-    const [x, y] = await Promise.all([server.createSession(body), server.createSession(body)]);
-    const byStatus = [x, y].sort((p, q) => p.status - q.status);
-    expect(byStatus.map((r) => r.status)).toEqual([201, 409]);
-    const [ok, conflict] = byStatus as [typeof x, typeof x];
+    const first = server.createSession(body);
+    await waitForHeldKey(server, body.idempotency_key);
+    const conflict = await server.createSession(body);
+    const ok = await first;
+    expect([ok.status, conflict.status]).toEqual([201, 409]);
     expect(conflict.headers.get("retry-after")).toBe("1");
     expect(ErrorBody.parse(await conflict.json()).error).toMatchObject({
       type: "idempotency_error",

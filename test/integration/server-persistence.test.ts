@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseSync } from "node:sqlite";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { fetch } from "undici";
 import { Session } from "../../contract/schemas";
-import { KlarefiStore } from "../../server";
+import { KlarefiStore, signLink } from "../../server";
 import { sessionBody, startTestServer } from "../helpers/server";
 
 let dir: string;
@@ -84,18 +85,99 @@ describe("persistence", () => {
     }
   });
 
+  it("keeps a session's link and its moved expiry across a restart", async () => {
+    const dbPath = join(dir, "patched.db");
+    const first = await startTestServer({ dbPath });
+    let created: Session;
+    let extended: string;
+    try {
+      created = Session.parse(await (await first.createSession(sessionBody({ expires_at: new Date(first.clock.now() + 3_600_000).toISOString() }))).json());
+      extended = new Date(Math.floor(first.clock.now() / 1000) * 1000 + 7 * 86_400_000).toISOString().replace(".000Z", "Z");
+      const res = await first.api(`/api/v1/sessions/${created.session_id}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ expires_at: extended }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    } finally {
+      await first.stop();
+    }
+    const second = await startTestServer({ dbPath });
+    try {
+      const read = Session.parse(await (await second.api(`/api/v1/sessions/${created.session_id}`)).json());
+      expect(read.expires_at).toBe(extended);
+      expect(linkPart(read.signed_url)).toBe(linkPart(created.signed_url));
+      await second.admin.advanceClock(2 * 3_600);
+      const pageRes = await fetch(`${second.url}${linkPart(created.signed_url)}`);
+      expect(pageRes.status).toBe(200);
+      await pageRes.text();
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("opens a database written before link_exp existed and keeps every link it handed out working", async () => {
+    const dbPath = join(dir, "previous-release.db");
+    const secret = "previous-release-secret";
+    const expiresAt = Math.floor(Date.now() / 1000) * 1000 + 5 * 86_400_000 + 789; // stored ms may carry a remainder
+    const old = new DatabaseSync(dbPath);
+    try {
+      // The sessions table exactly as the previous release created it.
+      old.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+        CREATE TABLE sessions (
+          session_id TEXT PRIMARY KEY, case_type_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+          external_case_id TEXT NOT NULL, external_applicant_id TEXT NOT NULL, return_url TEXT, locale TEXT,
+          trace_id TEXT, state TEXT NOT NULL CHECK (state IN ('open', 'revoked', 'completed')),
+          expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, completed_at INTEGER
+        ) STRICT;`);
+      old.prepare("INSERT INTO meta (key, value) VALUES ('signing_secret', ?)").run(secret);
+      old
+        .prepare(
+          "INSERT INTO sessions (session_id, case_type_id, idempotency_key, external_case_id, external_applicant_id, state, expires_at, created_at) VALUES (?, 'motor_claim', 'k_old', 'c_old', 'a_old', 'open', ?, ?)",
+        )
+        .run("ses_previousrelease00000000", expiresAt, Date.now());
+    } finally {
+      old.close();
+    }
+    const exp = Math.floor(expiresAt / 1000);
+    const mailed = `/i/ses_previousrelease00000000?exp=${exp}&sig=${signLink(secret, "ses_previousrelease00000000", exp)}`;
+
+    const server = await startTestServer({ dbPath });
+    try {
+      const read = Session.parse(await (await server.api("/api/v1/sessions/ses_previousrelease00000000")).json());
+      expect(linkPart(read.signed_url)).toBe(mailed);
+      const pageRes = await fetch(`${server.url}${mailed}`);
+      expect(pageRes.status).toBe(200);
+      await pageRes.text();
+    } finally {
+      await server.stop();
+    }
+    // Opening the migrated file again (as a second process would) changes nothing.
+    const again = KlarefiStore.open(dbPath);
+    try {
+      expect(again.getSession("ses_previousrelease00000000")).toMatchObject({ expires_at: expiresAt, link_exp: exp });
+    } finally {
+      again.close();
+    }
+  });
+
   it("generates the signing secret once per database file", () => {
     const path = join(dir, "meta.db");
-    const a = KlarefiStore.open(path);
+    const open = (file: string) => {
+      const store = KlarefiStore.open(file);
+      onTestFinished(() => store.close());
+      return store;
+    };
+    const a = open(path);
     const secret = a.signingSecret();
     expect(a.signingSecret()).toBe(secret);
     a.close();
-    const b = KlarefiStore.open(path);
+    const b = open(path);
     expect(b.signingSecret()).toBe(secret);
     b.close();
-    const c = KlarefiStore.open(join(dir, "other.db"));
-    expect(c.signingSecret()).not.toBe(secret);
-    c.close();
+    expect(open(join(dir, "other.db")).signingSecret()).not.toBe(secret);
   });
 
   it("creates the database folder when it is missing", async () => {
@@ -120,8 +202,11 @@ describe("persistence", () => {
 
   it("refuses to start on a port already in use, and closes cleanly twice", async () => {
     const server = await startTestServer({ dbPath: ":memory:" });
-    await expect(startTestServer({ dbPath: ":memory:", port: server.port })).rejects.toThrow(/EADDRINUSE/);
-    await server.stop();
+    try {
+      await expect(startTestServer({ dbPath: ":memory:", port: server.port })).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await server.stop();
+    }
     await server.close();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, renderLinkProblemPage } from "../../server/hosted-page";
+import { renderIntakePage, renderLinkProblemPage, renderSubmittedPage } from "../../server/hosted-page";
 import {
   apiKeyScope,
   buildSignedUrl,
@@ -42,10 +42,31 @@ describe("signed links", () => {
   });
 });
 
-describe("escapeHtml", () => {
-  it("escapes the characters that can break out of text or attributes", () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&\``)).toBe("&#60;a href=&#34;x&#34; onclick=&#39;y&#39;&#62;&#38;&#96;");
-    expect(escapeHtml("plain text 123")).toBe("plain text 123");
+describe("hosted page escaping", () => {
+  const hostile = `<a href="x" onclick='y'>&`;
+  const escaped = "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;";
+
+  it("escapes the characters that can break out of text or attributes in every value of the intake page", () => {
+    const page = renderIntakePage({
+      sessionId: hostile,
+      caseTypeId: hostile,
+      externalCaseId: hostile,
+      locale: hostile,
+      returnUrl: hostile,
+      formAction: hostile,
+      expiresAt: hostile,
+    });
+    expect(page).not.toContain(hostile);
+    expect(page).not.toContain("<a href=\"x\"");
+    // title, lang, four shown fields, form action and return link
+    expect(page.split(escaped).length - 1).toBe(8);
+  });
+
+  it("escapes the values of the thank-you page and leaves plain text as it is", () => {
+    const page = renderSubmittedPage({ caseTypeId: hostile, locale: "nl", returnUrl: "https://example.test/a?b=1&c=2" });
+    expect(page).toContain(`Your ${escaped} intake was submitted.`);
+    expect(page).toContain('href="https://example.test/a?b=1&amp;c=2"');
+    expect(page).toContain('lang="nl"');
   });
 });
 
@@ -67,6 +88,8 @@ describe("routeTemplate", () => {
     ["POST", "/api/v1/sessions", "POST /api/v1/sessions"],
     ["GET", "/api/v1/sessions/ses_1", "GET /api/v1/sessions/{id}"],
     ["POST", "/api/v1/sessions/ses_1/revoke", "POST /api/v1/sessions/{id}/revoke"],
+    ["PATCH", "/api/v1/sessions/ses_1", "PATCH /api/v1/sessions/{id}"],
+    ["PATCH", "/api/v1/sessions", "PATCH /api/v1/*"],
     ["GET", "/api/v1/cases/ses_1", "GET /api/v1/cases/{id}"],
     ["DELETE", "/api/v1/sessions/ses_1", "DELETE /api/v1/*"],
     ["GET", "/api/v1/sessions", "GET /api/v1/*"],
@@ -109,6 +132,7 @@ describe("store idempotency records", () => {
     trace_id: null,
     state: "open",
     expires_at: 10_000_000,
+    link_exp: 10_000,
     created_at: 1_000,
     revoked_at: null,
     completed_at: null,
@@ -137,6 +161,52 @@ describe("store idempotency records", () => {
       store.reserveIdempotency("s", "k", "h", 0, "t1");
       store.releaseIdempotency("s", "k", "t1");
       expect(store.reserveIdempotency("s", "k", "other", 1, "t2")).toEqual({ kind: "reserved", token: "t2" });
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe("store expiry updates", () => {
+  const open = (id: string, expiresAt: number): SessionRecord => ({
+    session_id: id,
+    case_type_id: "motor_claim",
+    idempotency_key: `k_${id}`,
+    external_case_id: "c",
+    external_applicant_id: "a",
+    return_url: null,
+    locale: null,
+    trace_id: null,
+    state: "open",
+    expires_at: expiresAt,
+    link_exp: Math.floor(expiresAt / 1000),
+    created_at: 1_000,
+    revoked_at: null,
+    completed_at: null,
+  });
+
+  it("moves an open session's expires_at and keeps the link_exp it was issued with", () => {
+    const store = KlarefiStore.open(":memory:");
+    try {
+      store.completeCreate("s", "k_a", "t", "h", open("ses_a", 100_000));
+      const update = store.updateExpiry("ses_a", 500_000, 50_000);
+      expect(update).toMatchObject({ kind: "updated", session: { expires_at: 500_000, link_exp: 100 } });
+      expect(store.getSession("ses_a")).toMatchObject({ expires_at: 500_000, link_exp: 100 });
+    } finally {
+      store.close();
+    }
+  });
+
+  it("leaves revoked, completed and expired sessions unchanged and says they are not open", () => {
+    const store = KlarefiStore.open(":memory:");
+    try {
+      for (const id of ["ses_r", "ses_c", "ses_e"]) store.completeCreate("s", `k_${id}`, "t", "h", open(id, 100_000));
+      store.revokeSession("ses_r", 10_000);
+      store.completeSession("ses_c", 10_000);
+      for (const [id, now] of [["ses_r", 20_000], ["ses_c", 20_000], ["ses_e", 100_000]] as const) {
+        expect(store.updateExpiry(id, 900_000, now)).toMatchObject({ kind: "not_open", session: { expires_at: 100_000 } });
+      }
+      expect(store.updateExpiry("ses_missing", 900_000, 0)).toBeUndefined();
     } finally {
       store.close();
     }
