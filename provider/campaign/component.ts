@@ -1,12 +1,16 @@
 /**
  * @module
- * `IntakeCampaign`: the links of a fixed campaign as Pulumi resources.
+ * `IntakeCampaign`: the links of a fixed campaign, as one `IntakeSession` per
+ * applicant (`mode: "per-link"`) or as one `IntakeCampaignLinks` resource
+ * holding every link (`mode: "bulk"`).
  */
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { IntakeSession } from "../intake-session";
-import { writeMailMerge } from "./mail-merge";
-import { type CampaignRow, campaignRows, logicalNameFor } from "./rows";
+import { IntakeCampaignLinks } from "./links/resource";
+import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
+import { type MailMergeRow, writeMailMerge } from "./mail-merge";
+import { type CampaignRow, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
 /** Arguments of an {@link IntakeCampaign}. Give `rows` or `csvFile`. */
 export interface IntakeCampaignArgs {
@@ -17,21 +21,41 @@ export interface IntakeCampaignArgs {
   /** Or a CSV file with a header row (relative paths resolve against the working directory). */
   csvFile?: string;
   /** Campaign-wide defaults; a row's own `locale` / `returnUrl` wins. */
-  defaults?: { locale?: string; returnUrl?: string; expiresAt?: string; traceId?: string };
-  /** Change to reissue every link of the campaign. */
-  rotation?: string;
+  defaults?: { locale?: string | undefined; returnUrl?: string | undefined; expiresAt?: string | undefined; traceId?: string | undefined };
+  /** Change to reissue every link of the campaign, completed ones included. */
+  rotation?: string | undefined;
+  /**
+   * `"allow"` lets a change that needs new links (a new locale, return URL,
+   * trace id or case type) revoke and reissue the links already mailed.
+   * Without it such a change is refused before any API call, with the count
+   * of links it would reissue. Applicants who completed keep their sessions
+   * either way; only a new `rotation` reissues those. A new `expiresAt` never
+   * needs it: the deadline moves in place.
+   */
+  reissue?: "allow" | undefined;
+  /**
+   * How the links live in the stack. `"per-link"` (the default): one
+   * `IntakeSession` per applicant, for small campaigns and for wiring single
+   * links into other resources. `"bulk"`: one `IntakeCampaignLinks` resource
+   * for the whole campaign, at the speed of the API for thousands of links
+   * (see docs/campaigns.md for the measured figures and how to switch an
+   * existing campaign without any applicant getting a new link).
+   */
+  mode?: "per-link" | "bulk" | undefined;
   /**
    * Opt-in mail-merge export: after `pulumi up`, write `external_case_id,
-   * external_applicant_id,session_id,signed_url` to this file with owner-only
-   * permissions. The file holds live links: treat it as a secret.
+   * external_applicant_id,session_id,signed_url,locale,expires_at` to this
+   * file with owner-only permissions. The file holds live links: treat it as
+   * a secret.
    */
-  mailMergeFile?: string;
+  mailMergeFile?: string | undefined;
   /**
    * Keep every link working for applicants who already have it when a row
    * leaves the campaign or the stack is destroyed (Pulumi's `retainOnDelete`
-   * on each session). Revoke such links with `klarefi sessions revoke`.
+   * on the campaign's resources). Revoke such links with
+   * `klarefi sessions revoke --from-csv`.
    */
-  retainOnDelete?: boolean;
+  retainOnDelete?: boolean | undefined;
 }
 
 /** One provisioned link of a campaign. */
@@ -41,11 +65,12 @@ export interface CampaignLink {
 }
 
 /**
- * The intake links of a fixed campaign: one {@link IntakeSession} per
- * applicant row. `pulumi up` provisions them, `pulumi destroy` revokes every
- * one. Resource names derive from the external case id, so adding, removing
- * or editing a row touches only that row in `pulumi preview`. Invalid or
- * duplicated rows are reported with their line numbers before any API call.
+ * The intake links of a fixed campaign. `pulumi up` provisions them,
+ * `pulumi destroy` revokes every one. Adding, removing or editing a row
+ * touches only that row's link; invalid or duplicated rows are all reported
+ * with their line numbers before any API call. A new `expiresAt` moves every
+ * open link's deadline in place; a change that needs new links is refused
+ * unless `reissue: "allow"` or a new `rotation` asks for it.
  *
  * @example
  * ```ts
@@ -54,16 +79,22 @@ export interface CampaignLink {
  * const hail = new klarefi.IntakeCampaign("hail-2027", {
  *   caseTypeId: "hail_damage",
  *   csvFile: "applicants.csv",
+ *   mode: "bulk", // thousands of links at the speed of the API
  *   defaults: { locale: "nl", expiresAt: "2027-06-30T00:00:00Z" },
  * });
- * export const links = hail.links; // secret: { [externalCaseId]: { sessionId, signedUrl } }
+ * export const links = hail.links;     // secret: { [externalCaseId]: { sessionId, signedUrl } }
+ * export const summary = hail.summary; // { total, open, completed, revoked, expired }
  * ```
  */
 export class IntakeCampaign extends pulumi.ComponentResource {
   /** External case id → its link. Secret, because it holds the signed URLs. */
   readonly links: pulumi.Output<Record<string, CampaignLink>>;
-  /** External case id → its session resource. */
+  /** Counts per session status (`open`, `completed`, `revoked`, `expired`), as of the last `up` or `refresh`. */
+  readonly summary: pulumi.Output<StatusSummary>;
+  /** Per-link mode: external case id → its session resource (empty in bulk mode). */
   readonly sessions: Readonly<Record<string, IntakeSession>>;
+  /** Bulk mode: the one resource holding every link. */
+  readonly bulk: IntakeCampaignLinks | undefined;
   /** How many links the campaign holds. */
   readonly size: number;
   /** Path of the mail-merge file, once written (`pulumi up` only). */
@@ -73,36 +104,107 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     super("klarefi:index:IntakeCampaign", name, {}, opts);
     const rows = campaignRows(args);
     const defaults = args.defaults ?? {};
-    const sessions: Record<string, IntakeSession> = {};
-    for (const row of rows) {
-      sessions[row.externalCaseId] = new IntakeSession(
-        `${name}-${logicalNameFor(row.externalCaseId)}`,
+    const retainOnDelete = args.retainOnDelete ?? false;
+    let mailMerge: pulumi.Output<MailMergeRow[]>;
+    if (args.mode === "bulk") {
+      const linkRows: Record<string, LinkRowInput> = {};
+      for (const row of rows) {
+        linkRows[row.externalCaseId] = {
+          applicant: row.externalApplicantId,
+          ...(row.locale === undefined ? {} : { locale: row.locale }),
+          ...(row.returnUrl === undefined ? {} : { returnUrl: row.returnUrl }),
+        };
+      }
+      const bulk = new IntakeCampaignLinks(
+        name,
         {
           caseTypeId: args.caseTypeId,
-          externalCaseId: row.externalCaseId,
-          externalApplicantId: row.externalApplicantId,
-          locale: row.locale ?? defaults.locale,
-          returnUrl: row.returnUrl ?? defaults.returnUrl,
+          rows: linkRows,
+          locale: defaults.locale,
+          returnUrl: defaults.returnUrl,
           expiresAt: defaults.expiresAt,
           traceId: defaults.traceId,
           rotation: args.rotation,
+          reissue: args.reissue,
+          retainRemovedRows: retainOnDelete || undefined,
         },
-        { parent: this, retainOnDelete: args.retainOnDelete ?? false },
+        { parent: this, retainOnDelete },
       );
+      this.bulk = bulk;
+      this.sessions = {};
+      this.summary = bulk.summary;
+      const joined = pulumi.all([bulk.sessions, bulk.signedUrls]);
+      this.links = pulumi.secret(joined.apply(([states, urls]) => linksFrom(rows, states, urls)));
+      mailMerge = joined.apply(([states, urls]) =>
+        rows.flatMap((row) => {
+          const state = states[row.externalCaseId];
+          const url = urls[row.externalCaseId];
+          return state && url ? [mailMergeRow(row, defaults.locale, state.id, url, state.exp)] : [];
+        }),
+      );
+    } else {
+      const sessions: Record<string, IntakeSession> = {};
+      for (const row of rows) {
+        sessions[row.externalCaseId] = new IntakeSession(
+          `${name}-${logicalNameFor(row.externalCaseId)}`,
+          {
+            caseTypeId: args.caseTypeId,
+            externalCaseId: row.externalCaseId,
+            externalApplicantId: row.externalApplicantId,
+            locale: row.locale ?? defaults.locale,
+            returnUrl: row.returnUrl ?? defaults.returnUrl,
+            expiresAt: defaults.expiresAt,
+            traceId: defaults.traceId,
+            rotation: args.rotation,
+            reissue: args.reissue,
+          },
+          { parent: this, retainOnDelete },
+        );
+      }
+      this.bulk = undefined;
+      this.sessions = sessions;
+      const perRow = rows.map((row) => {
+        const s = sessions[row.externalCaseId] as IntakeSession;
+        return pulumi.all([s.sessionId, s.signedUrl, s.status, s.expiresAt]).apply(([sessionId, signedUrl, status, expiresAt]) => ({
+          row,
+          sessionId,
+          signedUrl,
+          status,
+          expiresAt,
+        }));
+      });
+      const all = pulumi.all(perRow);
+      this.links = pulumi.secret(all.apply((items) => Object.fromEntries(items.map((i) => [i.row.externalCaseId, { sessionId: i.sessionId, signedUrl: i.signedUrl }]))));
+      this.summary = all.apply((items) => countStatuses(items.map((i) => i.status)));
+      mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaults.locale, i.sessionId, i.signedUrl, i.expiresAt)));
     }
-    this.sessions = sessions;
     this.size = rows.length;
-    const byCase = Object.entries(sessions).map(([caseId, s]) =>
-      pulumi.all([s.sessionId, s.signedUrl]).apply(([sessionId, signedUrl]) => [caseId, { sessionId, signedUrl }] as const),
-    );
-    this.links = pulumi.secret(pulumi.all(byCase).apply((entries) => Object.fromEntries(entries)));
-    const applicants = Object.fromEntries(rows.map((r) => [r.externalCaseId, r.externalApplicantId]));
     const target = args.mailMergeFile;
     this.mailMergeFile =
       target === undefined || pulumi.runtime.isDryRun()
         ? pulumi.output(undefined)
-        : pulumi.unsecret(this.links).apply((links) => writeMailMerge(path.resolve(target), links, applicants));
-    this.registerOutputs({ links: this.links, size: this.size, mailMergeFile: this.mailMergeFile });
+        : pulumi.unsecret(mailMerge).apply((lines) => writeMailMerge(path.resolve(target), lines));
+    this.registerOutputs({ links: this.links, summary: this.summary, size: this.size, mailMergeFile: this.mailMergeFile });
   }
 }
 
+function linksFrom(rows: readonly SourcedRow[], states: Record<string, LinkState>, urls: Record<string, string>): Record<string, CampaignLink> {
+  const links: Record<string, CampaignLink> = {};
+  for (const row of rows) {
+    const state = states[row.externalCaseId];
+    const url = urls[row.externalCaseId];
+    if (state && url) links[row.externalCaseId] = { sessionId: state.id, signedUrl: url };
+  }
+  return links;
+}
+
+function mailMergeRow(row: SourcedRow, defaultLocale: string | undefined, sessionId: string, signedUrl: string, expiresAt: string): MailMergeRow {
+  return {
+    externalCaseId: row.externalCaseId,
+    externalApplicantId: row.externalApplicantId,
+    sessionId,
+    signedUrl,
+    locale: row.locale ?? defaultLocale,
+    expiresAt,
+  };
+}

@@ -5,3 +5,4 @@
 export * from "./component";
 export * from "./mail-merge";
 export * from "./rows";
+export * from "./links";

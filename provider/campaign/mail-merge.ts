@@ -1,20 +1,37 @@
 /**
  * @module
  * The opt-in mail-merge export: the campaign's live links in a CSV file that
- * only its owner can read.
+ * only its owner can read, safe to open in a spreadsheet.
  */
 import { chmodSync, renameSync, writeFileSync } from "node:fs";
-import type { CampaignLink } from "./component";
+import { stringify } from "csv-stringify/sync";
 
-/** Writes the mail-merge CSV atomically with mode 0600 and returns its path. */
-export function writeMailMerge(file: string, links: Record<string, CampaignLink>, applicants: Record<string, string>): string {
-  const cell = (value: string) => (/[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
-  const lines = ["external_case_id,external_applicant_id,session_id,signed_url"];
-  for (const [caseId, link] of Object.entries(links)) {
-    lines.push([caseId, applicants[caseId] ?? "", link.sessionId, link.signedUrl].map(cell).join(","));
-  }
+/** One line of the mail-merge file. */
+export interface MailMergeRow {
+  externalCaseId: string;
+  externalApplicantId: string;
+  sessionId: string;
+  signedUrl: string;
+  locale?: string | undefined;
+  expiresAt?: string | undefined;
+}
+
+/** The columns, in order; `klarefi sessions status|revoke --from-csv` read `session_id`. */
+export const MAIL_MERGE_COLUMNS = ["external_case_id", "external_applicant_id", "session_id", "signed_url", "locale", "expires_at"] as const;
+
+/**
+ * Writes the mail-merge CSV atomically with mode 0600 and returns its path.
+ * Cells that a spreadsheet would run as a formula (starting `=`, `+`, `-`,
+ * `@`, tab or carriage return), such as an `external_case_id` taken from a
+ * user's CSV, are neutralised with a leading quote.
+ */
+export function writeMailMerge(file: string, rows: readonly MailMergeRow[]): string {
+  const text = stringify(
+    rows.map((r) => [r.externalCaseId, r.externalApplicantId, r.sessionId, r.signedUrl, r.locale ?? "", r.expiresAt ?? ""]),
+    { header: true, columns: [...MAIL_MERGE_COLUMNS], escape_formulas: true, record_delimiter: "unix" },
+  );
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, lines.join("\n") + "\n", { mode: 0o600 });
+  writeFileSync(tmp, text, { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
   return file;

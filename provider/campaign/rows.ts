@@ -7,18 +7,16 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "csv-parse/sync";
 import { z } from "zod";
+import { fields } from "../../contract/fields";
+import { fieldProblems } from "../../contract/messages";
 import type { IntakeCampaignArgs } from "./component";
 
 /** One applicant of a campaign: who gets a link, and per-row overrides. */
 export const CampaignRow = z.object({
-  externalCaseId: z.string().trim().min(1, { error: "external_case_id must not be empty" }).max(255, { error: "external_case_id must be at most 255 characters" }),
-  externalApplicantId: z
-    .string()
-    .trim()
-    .min(1, { error: "external_applicant_id must not be empty" })
-    .max(255, { error: "external_applicant_id must be at most 255 characters" }),
-  locale: z.string().trim().optional(),
-  returnUrl: z.string().trim().optional(),
+  externalCaseId: fields.externalId("external_case_id"),
+  externalApplicantId: fields.externalId("external_applicant_id"),
+  locale: fields.locale("locale").optional(),
+  returnUrl: fields.returnUrl("return_url").optional(),
 });
 export type CampaignRow = z.infer<typeof CampaignRow>;
 
@@ -95,7 +93,7 @@ export function validateCampaignRows(rows: readonly (Record<string, unknown> & {
     const line = raw.line ?? index + 1;
     const parsed = CampaignRow.safeParse(raw);
     if (!parsed.success) {
-      problems.push(`line ${line}: ${parsed.error.issues.map((i) => (i.code === "invalid_type" ? `${String(i.path[0])} is required` : i.message)).join("; ")}`);
+      problems.push(`line ${line}: ${fieldProblems(parsed.error, raw).map((p) => p.message).join("; ")}`);
       return;
     }
     const row = parsed.data;

@@ -5,7 +5,9 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { isAllowedReturnUrl, type Session } from "../../contract/schemas";
+import { fields } from "../../contract/fields";
+import type { Session } from "../../contract/schemas";
+import { MAX_USER_IDEMPOTENCY_KEY_LENGTH } from "../idempotency";
 
 /** Inputs of an {@link IntakeSession}. Every field but `rotation` and `idempotencyKey` is sent to the API. */
 export interface IntakeSessionArgs {
@@ -35,53 +37,44 @@ export interface IntakeSessionArgs {
    * create: removing it later changes nothing.
    */
   adoptSessionId?: pulumi.Input<string>;
+  /**
+   * `"allow"` lets a change that needs a new link (a new case type, external
+   * id, locale, return URL or trace id) revoke and reissue this link. Without
+   * it such a change is refused before any API call. A new `expiresAt` never
+   * needs it (the deadline moves in place), nor does a new `rotation` (which
+   * is itself the request for a new link). A completed session is kept
+   * through any change but a new `rotation`.
+   */
+  reissue?: pulumi.Input<"allow">;
 }
-
-const MAX_REF = 255;
-const text = (property: string, max = MAX_REF) =>
-  z
-    .string({ error: `${property} must be a string` })
-    .trim()
-    .min(1, { error: `${property} must not be empty` })
-    .max(max, { error: `${property} must be at most ${max} characters` });
 
 /**
  * The checked inputs. `keyScope` is contributed by the resource constructor
  * (project/stack/name); it feeds the derived idempotency key and nothing else.
+ * Every rule is the contract's (contract/fields.ts), named as the user writes it.
  */
 export const IntakeSessionInputs = z.object({
-  caseTypeId: text("caseTypeId", 64).regex(/^[a-z][a-z0-9_]*$/, {
-    error: 'caseTypeId must be lower-case letters, digits and underscores, starting with a letter (e.g. "motor_claim")',
-  }),
-  externalCaseId: text("externalCaseId"),
-  externalApplicantId: text("externalApplicantId"),
-  returnUrl: z
-    .string({ error: "returnUrl must be a string" })
-    .max(2048, { error: "returnUrl must be at most 2048 characters" })
-    .refine(isAllowedReturnUrl, { error: "returnUrl must be an absolute https:// URL (http:// only for localhost)" })
-    .optional(),
-  locale: z
-    .string({ error: "locale must be a string" })
-    .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, { error: 'locale must be a BCP 47 language tag such as "nl" or "nl-BE"' })
-    .optional(),
-  traceId: z
-    .string({ error: "traceId must be a string" })
-    .regex(/^[\x21-\x7e]{1,128}$/, { error: "traceId must be 1 to 128 printable ASCII characters without spaces" })
-    .optional(),
-  expiresAt: z.iso
-    .datetime({ offset: true, error: "expiresAt must be an RFC 3339 timestamp such as 2027-03-31T00:00:00Z" })
-    .optional(),
-  // 240 leaves room for the `~n` generation suffix within the API's 255.
-  idempotencyKey: text("idempotencyKey", 240).optional(),
-  rotation: text("rotation", 128).optional(),
-  adoptSessionId: text("adoptSessionId", 128)
-    .regex(/^[A-Za-z0-9_-]+$/, { error: "adoptSessionId must be a session id such as ses_…" })
-    .optional(),
+  caseTypeId: fields.caseTypeId("caseTypeId"),
+  externalCaseId: fields.externalId("externalCaseId"),
+  externalApplicantId: fields.externalId("externalApplicantId"),
+  returnUrl: fields.returnUrl("returnUrl").optional(),
+  locale: fields.locale("locale").optional(),
+  traceId: fields.traceId("traceId").optional(),
+  expiresAt: fields.timestamp("expiresAt").optional(),
+  // Leaves room for the `~n` generation suffix within the API's limit.
+  idempotencyKey: fields.idempotencyKey("idempotencyKey", MAX_USER_IDEMPOTENCY_KEY_LENGTH).optional(),
+  rotation: fields.label("rotation").optional(),
+  adoptSessionId: fields.sessionId("adoptSessionId").optional(),
+  reissue: z.literal("allow", { error: 'reissue must be "allow" or left out' }).optional(),
   keyScope: z.string().min(1),
 });
 export type IntakeSessionInputs = z.infer<typeof IntakeSessionInputs>;
 
-/** Inputs whose change replaces the session: the API fields, the user's key and `rotation`. */
+/**
+ * The inputs the request snapshot records: the API fields, the user's key and
+ * `rotation`. A change to any of them is a change; all but `expiresAt` (moved
+ * in place) need a new link.
+ */
 export const REPLACING_INPUTS = [
   "caseTypeId",
   "externalCaseId",
@@ -94,6 +87,8 @@ export const REPLACING_INPUTS = [
   "rotation",
 ] as const satisfies readonly (keyof IntakeSessionInputs)[];
 export type ReplacingInput = (typeof REPLACING_INPUTS)[number];
+/** Inputs whose change is itself the request for a new link. */
+export const REISSUE_REQUESTS = ["rotation", "idempotencyKey"] as const satisfies readonly ReplacingInput[];
 export type RequestSnapshot = Partial<Record<ReplacingInput, string>>;
 
 

@@ -3,8 +3,10 @@
  * The pure policies of an intake session: input checks and the diff that
  * decides between no change and replacement.
  */
-import { MAX_EXPIRY_DAYS } from "../../contract/schemas";
-import { IntakeSessionInputs, REPLACING_INPUTS, snapshot } from "./inputs";
+import { expiryProblem } from "../../contract/fields";
+import { fieldProblems } from "../../contract/messages";
+import { reissueMessage } from "../reissue";
+import { IntakeSessionInputs, REISSUE_REQUESTS, REPLACING_INPUTS, snapshot } from "./inputs";
 
 /** A check failure as the engine shows it: the property and a reason a person can act on. */
 export interface CheckFailure {
@@ -24,40 +26,60 @@ export function checkIntakeSessionInputs(
   now: Date = new Date(),
 ): { inputs: IntakeSessionInputs; failures: [] } | { inputs: Record<string, unknown>; failures: CheckFailure[] } {
   const parsed = IntakeSessionInputs.safeParse(news);
-  const failures: CheckFailure[] = [];
-  const seen = new Set<string>();
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const property = String(issue.path[0] ?? "inputs");
-      if (seen.has(property)) continue;
-      seen.add(property);
-      failures.push({ property, reason: issue.code === "invalid_type" && news[property] === undefined ? `${property} is required` : issue.message });
-    }
-  }
+  const failures: CheckFailure[] = parsed.success
+    ? []
+    : fieldProblems(parsed.error, news).map(({ field, message }) => ({ property: field || "inputs", reason: message }));
   const expiresAt = news.expiresAt;
-  if (typeof expiresAt === "string" && !seen.has("expiresAt") && expiresAt !== olds.expiresAt) {
-    const at = Date.parse(expiresAt);
-    const limit = now.getTime() + MAX_EXPIRY_DAYS * 86_400_000;
-    if (at <= now.getTime()) failures.push({ property: "expiresAt", reason: `expiresAt ${expiresAt} is in the past; choose a future time` });
-    else if (at > limit) failures.push({ property: "expiresAt", reason: `expiresAt ${expiresAt} is more than ${MAX_EXPIRY_DAYS} days ahead` });
+  const expiresAtRefused = failures.some((f) => f.property === "expiresAt");
+  if (typeof expiresAt === "string" && !expiresAtRefused && expiresAt !== olds.expiresAt) {
+    const problem = expiryProblem("expiresAt", expiresAt, now.getTime());
+    if (problem !== undefined) failures.push({ property: "expiresAt", reason: problem });
   }
   if (failures.length > 0 || !parsed.success) return { inputs: news, failures };
+  const refusal = reissueRefusal(olds, parsed.data);
+  if (refusal) return { inputs: news, failures: [refusal] };
   return { inputs: parsed.data, failures: [] };
+}
+
+/**
+ * The guard on reissuing a live link: an update (old inputs exist) that
+ * changes a field needing a new link is refused unless `reissue: "allow"`, a
+ * new `rotation` or a new `idempotencyKey` asks for it.
+ */
+export function reissueRefusal(olds: Record<string, unknown>, news: IntakeSessionInputs): CheckFailure | undefined {
+  if (news.reissue === "allow" || typeof olds.caseTypeId !== "string" || typeof olds.keyScope !== "string") return undefined;
+  const differs = (name: string) => normalize(name, olds[name]) !== normalize(name, (news as Record<string, unknown>)[name]);
+  if (REISSUE_REQUESTS.some(differs)) return undefined;
+  const changed = REPLACING_INPUTS.filter((name) => name !== "expiresAt" && differs(name));
+  if (changed.length === 0) return undefined;
+  return { property: changed[0] as string, reason: reissueMessage([news.externalCaseId], changed) };
 }
 
 /**
  * Compares the stored request snapshot with new inputs. The serialized
  * provider (`__provider`) and `keyScope` are ignored: a provider upgrade or a
- * stack rename never touches a live link. Any other change replaces the
- * session, new one first, then the old one is revoked.
+ * stack rename never touches a live link. A new `expiresAt` is an in-place
+ * update (the deadline moves, the link stays). Any other change replaces the
+ * session, new one first, then the old one is revoked; except that a
+ * completed session is kept (updated in place, no API call) unless `rotation`
+ * or `idempotencyKey` asks for a new one.
  */
 export function diffIntakeSession(
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
 ): { changes: boolean; replaces: string[]; deleteBeforeReplace: false } {
   const stored: Record<string, unknown> = isRecord(olds.request) ? olds.request : legacySnapshot(olds, news);
-  const replaces = REPLACING_INPUTS.filter((name) => normalize(name, stored[name]) !== normalize(name, news[name]));
-  return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
+  const changed = REPLACING_INPUTS.filter((name) => normalize(name, stored[name]) !== normalize(name, news[name]));
+  let replaces: string[] = changed.filter((name) => name !== "expiresAt");
+  const requested = replaces.some((name) => (REISSUE_REQUESTS as readonly string[]).includes(name));
+  if (olds.status === "completed" && !requested) replaces = [];
+  return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
+}
+
+/** Whether the expiry asked for differs from the one the stored request asked for. */
+export function expiryChanged(olds: Record<string, unknown>, news: Record<string, unknown>): boolean {
+  const stored: Record<string, unknown> = isRecord(olds.request) ? olds.request : legacySnapshot(olds, news);
+  return normalize("expiresAt", stored.expiresAt) !== normalize("expiresAt", news.expiresAt);
 }
 
 /**

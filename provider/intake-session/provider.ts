@@ -5,12 +5,13 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { Dispatcher } from "undici";
-import { KlarefiConflictError, KlarefiNotFoundError } from "../../client/errors";
-import { Klarefi } from "../../client/klarefi";
+import { DEFAULT_BASE_URL, Klarefi } from "../../client/klarefi";
+import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../../client/settings";
 import type { Session } from "../../contract/schemas";
-import { baseIdempotencyKey, keyForGeneration, MAX_KEY_GENERATIONS, nextStep, type KeyOutcome } from "../idempotency";
-import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, outputsFrom, snapshot } from "./inputs";
-import { checkIntakeSessionInputs, diffIntakeSession, isRecord } from "./policy";
+import { baseIdempotencyKey } from "../idempotency";
+import { createOpenSession, moveExpiry, retrieveSession, revokeSession } from "../session-ops";
+import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
+import { checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
 
 /** Provider settings, from stack config with environment fallbacks. */
 export interface ProviderSettings {
@@ -22,37 +23,63 @@ export interface ProviderSettings {
   dispatcher?: Dispatcher | undefined;
 }
 
-function clientFor(settings: ProviderSettings): Klarefi {
-  return new Klarefi({
-    apiKey: settings.apiKey,
-    baseUrl: settings.baseUrl,
-    maxConcurrency: settings.maxConcurrentRequests || DEFAULT_MAX_CONCURRENT_REQUESTS,
-    maxRetries: settings.maxRetries ?? DEFAULT_PROVIDER_MAX_RETRIES,
-    ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
-  });
-}
-
 /** Default cap on the provider's concurrent API calls, whatever `--parallel` says. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 /** Default retries per API call: a provisioning run should ride out a burst of 429s. */
 export const DEFAULT_PROVIDER_MAX_RETRIES = 6;
 
-/** Reads `klarefi:*` stack config; the environment fills what config leaves out. */
-export function settingsFromConfig(config: { get(key: string): string | undefined }): ProviderSettings {
-  const number = (key: string) => {
-    const raw = config.get(key);
-    if (raw === undefined || raw === "") return undefined;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 0) {
-      throw new Error(`Stack config ${key} must be a whole number, got "${raw}".`);
-    }
-    return value;
+/** What the provider says when no key is configured: only the provider talks about `pulumi config set`. */
+export const PROVIDER_MISSING_KEY =
+  "No Klarefi API key configured: set it in the stack config with `pulumi config set --secret klarefi:apiKey <key>`, or set the KLAREFI_API_KEY environment variable.";
+
+const NO_STACK_CONFIG = { get: (): string | undefined => undefined };
+
+/**
+ * The client for a set of settings. Settings without a key (the engine called
+ * a method before `configure`) are filled from the environment, with the
+ * provider's wording when the key is missing there too.
+ */
+function clientFor(settings: ProviderSettings): Klarefi {
+  const fallback = settings.apiKey === undefined ? settingsFromConfig(NO_STACK_CONFIG) : undefined;
+  return new Klarefi({
+    apiKey: settings.apiKey ?? fallback?.apiKey,
+    baseUrl: settings.baseUrl ?? fallback?.baseUrl,
+    maxConcurrency: settings.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS,
+    maxRetries: settings.maxRetries ?? DEFAULT_PROVIDER_MAX_RETRIES,
+    ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
+  });
+}
+
+/**
+ * Reads `klarefi:*` stack config; the environment (`KLAREFI_API_KEY`,
+ * `KLAREFI_BASE_URL`) fills what config leaves out. Every value is checked by
+ * the client's settings schema (client/settings.ts), and a
+ * `KlarefiConfigError` names where the refused value came from: the stack
+ * config key or the environment variable. `klarefi:maxConcurrentRequests`
+ * must be 1 or more, `klarefi:maxRetries` 0 or more.
+ *
+ * Whether `klarefi:apiKey` was set with `--secret` cannot be told here: the
+ * engine marks secret config values, but the dynamic-provider host of
+ * `@pulumi/pulumi` unwraps them before `configure` sees the config.
+ */
+export function settingsFromConfig(
+  config: { get(key: string): string | undefined },
+  env: Record<string, string | undefined> = process.env,
+): ProviderSettings {
+  const stack = (key: string): SourcedValue | undefined => {
+    const value = config.get(key);
+    return value === undefined || value.trim() === "" ? undefined : { value, from: `stack config ${key}` };
   };
+  const apiKey = firstSet(stack("klarefi:apiKey"), fromEnv(env, "KLAREFI_API_KEY"));
+  const baseUrl = firstSet(stack("klarefi:baseUrl"), fromEnv(env, "KLAREFI_BASE_URL"));
+  const maxConcurrency = stack("klarefi:maxConcurrentRequests");
+  const maxRetries = stack("klarefi:maxRetries");
+  const checked = resolveClientSettings({ apiKey, baseUrl, maxConcurrency, maxRetries }, PROVIDER_MISSING_KEY);
   return {
-    apiKey: config.get("klarefi:apiKey") || process.env.KLAREFI_API_KEY,
-    baseUrl: config.get("klarefi:baseUrl") || process.env.KLAREFI_BASE_URL,
-    maxConcurrentRequests: number("klarefi:maxConcurrentRequests"),
-    maxRetries: number("klarefi:maxRetries"),
+    apiKey: checked.apiKey,
+    baseUrl: baseUrl === undefined ? DEFAULT_BASE_URL : String(baseUrl.value),
+    maxConcurrentRequests: maxConcurrency === undefined ? undefined : checked.maxConcurrency,
+    maxRetries: maxRetries === undefined ? undefined : checked.maxRetries,
   };
 }
 
@@ -68,7 +95,18 @@ export class IntakeSessionProviderImpl {
 
   /** Called by the engine with the stack's config before the first operation. */
   configureFrom(config: { get(key: string): string | undefined }): Promise<void> {
-    return this.configure(settingsFromConfig(config));
+    let settings: ProviderSettings;
+    try {
+      settings = settingsFromConfig(config);
+    } catch (error) {
+      // Every later operation fails with the same config error, rather than falling back to the environment.
+      const failed = Promise.reject(error as Error);
+      failed.catch(() => undefined);
+      this.#client = failed;
+      this.#configuredWith = undefined;
+      return failed.then(() => undefined);
+    }
+    return this.configure(settings);
   }
 
   /**
@@ -85,7 +123,8 @@ export class IntakeSessionProviderImpl {
     return this.#client.then(() => undefined);
   }
 
-  private client(): Promise<Klarefi> {
+  /** The client `configure` built (every resource of the provider process shares it, and so its concurrency cap). */
+  client(): Promise<Klarefi> {
     this.#client ??= Promise.resolve().then(() => clientFor({}));
     return this.#client;
   }
@@ -94,8 +133,18 @@ export class IntakeSessionProviderImpl {
     return checkIntakeSessionInputs(olds, news);
   }
 
-  async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-    return diffIntakeSession(olds, news);
+  /**
+   * Diff from state alone (no API call), except when a live link is about to
+   * be replaced: then its status is read, so that an applicant who completed
+   * since the last refresh keeps the session.
+   */
+  async diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const result = diffIntakeSession(olds, news);
+    if (result.replaces.length === 0 || olds.status !== "open" || result.replaces.some((n) => (REISSUE_REQUESTS as readonly string[]).includes(n))) {
+      return result;
+    }
+    const live = await retrieveSession(await this.client(), id);
+    return live?.status === "completed" ? { ...result, replaces: [] } : result;
   }
 
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: IntakeSessionOutputs }> {
@@ -104,25 +153,25 @@ export class IntakeSessionProviderImpl {
     if (inputs.adoptSessionId !== undefined) return this.adoptExisting(client, inputs, inputs.adoptSessionId);
     const fields = apiFields(inputs);
     const base = baseIdempotencyKey({ scope: inputs.keyScope, rotation: inputs.rotation, fields }, inputs.idempotencyKey);
-    for (let generation = 1; generation <= MAX_KEY_GENERATIONS; generation++) {
-      const key = keyForGeneration(base, generation);
-      let session: Session | undefined;
-      let outcome: KeyOutcome;
-      try {
-        session = await client.sessions.create({ ...fields, idempotency_key: key });
-        outcome = session.status === "open" ? { kind: "open" } : { kind: "replayed-closed", status: session.status };
-      } catch (error) {
-        if (!(error instanceof KlarefiConflictError && error.code === "idempotency_key_reused")) throw error;
-        outcome = { kind: "key-reused-with-other-body" };
-      }
-      const step = nextStep(outcome, generation);
-      if (step === "adopt" && session) return this.adopt(inputs, session, key);
-      if (step === "give-up") break;
+    const { session, key } = await createOpenSession(client, fields, base);
+    return this.adopt(inputs, session, key);
+  }
+
+  /**
+   * An in-place change: a new `expiresAt` moves an open link's deadline (the
+   * link stays the same); a completed session keeps its session through a
+   * field change and only records the new inputs. Never reissues.
+   */
+  async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: IntakeSessionOutputs }> {
+    const inputs = IntakeSessionInputs.parse(news);
+    const request = snapshot(inputs);
+    const keyScope = inputs.keyScope;
+    const key = typeof olds.idempotencyKey === "string" ? olds.idempotencyKey : "";
+    if (olds.status === "open" && inputs.expiresAt !== undefined && expiryChanged(olds, news)) {
+      const session = await moveExpiry(await this.client(), id, inputs.expiresAt);
+      return { outs: outputsFrom(session, keyScope, request, key) };
     }
-    throw new Error(
-      `Creating intake session for ${inputs.externalCaseId} gave up after ${MAX_KEY_GENERATIONS} idempotency keys that all ` +
-        `named closed sessions or other requests; set a new rotation value to start a fresh series.`,
-    );
+    return { outs: { ...(olds as unknown as IntakeSessionOutputs), keyScope, request } };
   }
 
   /** Takes over an open session by id after checking it is the one these inputs describe. */
@@ -131,15 +180,9 @@ export class IntakeSessionProviderImpl {
     if (session.status !== "open") {
       throw new Error(`Cannot adopt intake session ${id}: it is ${session.status}, and only an open session can be adopted.`);
     }
-    const mismatched = (
-      [
-        ["caseTypeId", inputs.caseTypeId, session.case_type_id],
-        ["externalCaseId", inputs.externalCaseId, session.external_case_id],
-        ["externalApplicantId", inputs.externalApplicantId, session.external_applicant_id],
-      ] satisfies [string, string, string][]
-    ).filter(([, asked, got]) => asked !== got);
+    const mismatched = identityMismatches(inputs, session);
     if (mismatched.length > 0) {
-      const reasons = mismatched.map(([name, asked, got]) => `${name} is "${asked}" but the session has "${got}"`).join("; ");
+      const reasons = mismatched.map((m) => `${m.input} is "${m.asked}" but the session has "${m.got}"`).join("; ");
       throw new Error(`Cannot adopt intake session ${id}: ${reasons}.`);
     }
     return { id: session.session_id, outs: outputsFrom(session, inputs.keyScope, snapshot(inputs), session.idempotency_key) };
@@ -153,19 +196,13 @@ export class IntakeSessionProviderImpl {
    */
   private adopt(inputs: IntakeSessionInputs, session: Session, key: string): { id: string; outs: IntakeSessionOutputs } {
     const outs = outputsFrom(session, inputs.keyScope, snapshot(inputs), key);
-    const mismatched: [field: string, asked: string, got: string][] = (
-      [
-        ["case_type_id", inputs.caseTypeId, session.case_type_id],
-        ["external_case_id", inputs.externalCaseId, session.external_case_id],
-        ["external_applicant_id", inputs.externalApplicantId, session.external_applicant_id],
-      ] satisfies [string, string, string][]
-    ).filter(([, asked, got]) => asked !== got);
+    const mismatched: { field: string; asked: string; got: string }[] = identityMismatches(inputs, session).map((m) => ({ ...m }));
     // The API keeps expiry to the second.
     if (inputs.expiresAt !== undefined && Math.floor(Date.parse(inputs.expiresAt) / 1000) !== Math.floor(Date.parse(session.expires_at) / 1000)) {
-      mismatched.push(["expires_at", inputs.expiresAt, session.expires_at]);
+      mismatched.push({ field: "expires_at", asked: inputs.expiresAt, got: session.expires_at });
     }
     if (mismatched.length > 0) {
-      const reasons = mismatched.map(([field, asked, got]) => `${field} is "${got}", not the requested "${asked}"`);
+      const reasons = mismatched.map((m) => `${m.field} is "${m.got}", not the requested "${m.asked}"`);
       throw Object.assign(
         new Error(`Intake session ${session.session_id} was created but does not match the request: ${reasons.join("; ")}.`),
         { id: session.session_id, properties: outs, reasons },
@@ -176,14 +213,8 @@ export class IntakeSessionProviderImpl {
 
   /** Refresh: reports the session as the API sees it; a session the API no longer knows leaves state. */
   async read(id: string, props: Record<string, unknown>): Promise<{ id: string; props: Record<string, unknown> }> {
-    const client = await this.client();
-    let session: Session;
-    try {
-      session = await client.sessions.retrieve(id);
-    } catch (error) {
-      if (error instanceof KlarefiNotFoundError) return { id: "", props: {} };
-      throw error;
-    }
+    const session = await retrieveSession(await this.client(), id);
+    if (session === undefined) return { id: "", props: {} };
     const request = isRecord(props.request) ? snapshot(props.request) : snapshot(props);
     const keyScope = typeof props.keyScope === "string" ? props.keyScope : "";
     return { id: session.session_id, props: { ...outputsFrom(session, keyScope, request, session.idempotency_key) } };
@@ -191,14 +222,19 @@ export class IntakeSessionProviderImpl {
 
   /** Destroy: revokes the link. Already revoked, expired or gone counts as done. */
   async delete(id: string): Promise<void> {
-    const client = await this.client();
-    try {
-      await client.sessions.revoke(id);
-    } catch (error) {
-      if (error instanceof KlarefiNotFoundError) return;
-      throw error;
-    }
+    await revokeSession(await this.client(), id);
   }
+}
+
+/** Where a session's identity differs from the inputs that claim it (written once for adopt and create). */
+function identityMismatches(inputs: IntakeSessionInputs, session: Session) {
+  return (
+    [
+      { input: "caseTypeId", field: "case_type_id", asked: inputs.caseTypeId, got: session.case_type_id },
+      { input: "externalCaseId", field: "external_case_id", asked: inputs.externalCaseId, got: session.external_case_id },
+      { input: "externalApplicantId", field: "external_applicant_id", asked: inputs.externalApplicantId, got: session.external_applicant_id },
+    ] as const
+  ).filter((m) => m.asked !== m.got);
 }
 
 let sharedImpl: IntakeSessionProviderImpl | undefined;
@@ -222,6 +258,7 @@ export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
   check: (olds, news) => sharedIntakeSessionImpl().check(olds, news),
   diff: (id, olds, news) => sharedIntakeSessionImpl().diff(id, olds, news),
   create: (inputs) => sharedIntakeSessionImpl().create(inputs),
+  update: (id, olds, news) => sharedIntakeSessionImpl().update(id, olds, news),
   read: (id, props) => sharedIntakeSessionImpl().read(id, props),
   delete: (id) => sharedIntakeSessionImpl().delete(id),
 };

@@ -1,8 +1,11 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { parse } from "csv-parse/sync";
 import { CampaignRowsError, logicalNameFor, parseCampaignCsv, validateCampaignRows, writeMailMerge } from "../../provider/campaign";
+
+const parseCsvLine = (line: string): string[] => (parse(line) as string[][])[0] ?? [];
 
 describe("campaign CSV parsing", () => {
   it("reads rows with their line numbers and per-row overrides", () => {
@@ -62,9 +65,28 @@ describe("campaign CSV parsing", () => {
 
 describe("mail-merge export", () => {
   it("writes the links with owner-only permissions", () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "klarefi-mm-")), "links.csv");
-    writeMailMerge(file, { c1: { sessionId: "ses_1", signedUrl: "http://127.0.0.1/i/ses_1?sig=x" } }, { c1: "a1" });
-    expect(readFileSync(file, "utf8")).toBe("external_case_id,external_applicant_id,session_id,signed_url\nc1,a1,ses_1,http://127.0.0.1/i/ses_1?sig=x\n");
+    const dir = mkdtempSync(path.join(tmpdir(), "klarefi-mm-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, "links.csv");
+    writeMailMerge(file, [{ externalCaseId: "c1", externalApplicantId: "a1", sessionId: "ses_1", signedUrl: "http://127.0.0.1/i/ses_1?sig=x", locale: "nl", expiresAt: "2027-06-30T00:00:00Z" }]);
+    expect(readFileSync(file, "utf8")).toBe(
+      "external_case_id,external_applicant_id,session_id,signed_url,locale,expires_at\nc1,a1,ses_1,http://127.0.0.1/i/ses_1?sig=x,nl,2027-06-30T00:00:00Z\n",
+    );
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  it.each(["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1)"])(
+    "neutralises a cell a spreadsheet would run as a formula: %s",
+    (cell) => {
+      const dir = mkdtempSync(path.join(tmpdir(), "klarefi-mm-"));
+      onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+      const file = path.join(dir, "links.csv");
+      writeMailMerge(file, [{ externalCaseId: cell, externalApplicantId: "a1", sessionId: "ses_1", signedUrl: "https://x.example/i/ses_1" }]);
+      const line = readFileSync(file, "utf8").split("\n")[1] ?? "";
+      const parsed = parseCsvLine(line);
+      expect(parsed[0]).toBe(`'${cell}`);
+      expect(parsed.slice(1, 4)).toEqual(["a1", "ses_1", "https://x.example/i/ses_1"]);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    },
+  );
 });

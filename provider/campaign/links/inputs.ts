@@ -1,0 +1,118 @@
+/**
+ * @module
+ * What the bulk campaign resource (`IntakeCampaignLinks`) takes and keeps.
+ *
+ * Inputs hold the rows as a map keyed by external case id, so that
+ * `pulumi preview --diff` names each row that changes. State holds, per row,
+ * only what the next diff and the next destroy need (about 150 bytes), plus
+ * every signed URL in one secret map.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { type SessionStatus } from "../../../contract/schemas";
+import type { SessionFields } from "../../session-ops";
+import { logicalNameFor } from "../rows";
+
+/** One applicant's row as the resource stores it. */
+export const LinkRowInput = z.object({
+  applicant: z.string(),
+  locale: z.string().optional(),
+  returnUrl: z.string().optional(),
+});
+export type LinkRowInput = z.infer<typeof LinkRowInput>;
+
+/** The inputs of the bulk resource, as `IntakeCampaign` sends them. */
+export const CampaignLinksInputs = z.object({
+  /** `${project}/${stack}/${campaign name}`; each row's key scope adds `-${row name}`. */
+  keyScope: z.string().min(1),
+  caseTypeId: z.string(),
+  locale: z.string().optional(),
+  returnUrl: z.string().optional(),
+  expiresAt: z.string().optional(),
+  traceId: z.string().optional(),
+  rotation: z.string().optional(),
+  /** `"allow"`: a change that needs new links for live rows may revoke and reissue them. */
+  reissue: z.literal("allow").optional(),
+  /** Rows that leave the campaign keep their links (the campaign's `retainOnDelete`). */
+  retainRemovedRows: z.boolean().optional(),
+  rows: z.record(z.string(), LinkRowInput),
+});
+export type CampaignLinksInputs = z.infer<typeof CampaignLinksInputs>;
+
+/** What state keeps for one row. `fp` fingerprints the fields whose change needs a new link. */
+export interface LinkState {
+  id: string;
+  status: SessionStatus;
+  fp: string;
+  exp: string;
+}
+
+/** Counts per session status, as of the last `up` or `refresh`. */
+export interface StatusSummary {
+  total: number;
+  open: number;
+  completed: number;
+  revoked: number;
+  expired: number;
+}
+
+/** The outputs of the bulk resource. `signedUrls` is secret. */
+export interface CampaignLinksOutputs {
+  keyScope: string;
+  caseTypeId: string;
+  rotation?: string;
+  sessions: Record<string, LinkState>;
+  signedUrls: Record<string, string>;
+  summary: StatusSummary;
+}
+
+/** One row as it should be: the request to send and its fingerprint. */
+export interface DesiredRow {
+  caseId: string;
+  /** The key scope `IntakeSession` would use for this row, so both modes derive the same keys. */
+  scope: string;
+  fields: SessionFields;
+  fp: string;
+}
+
+/** The request fields whose change needs a new link (everything but the expiry). */
+export const REISSUING_FIELDS = ["case_type_id", "external_applicant_id", "return_url", "locale", "trace_id"] as const;
+
+/** The effective request of every row: the row's own values, then the campaign's defaults. */
+export function desiredRows(inputs: CampaignLinksInputs): Map<string, DesiredRow> {
+  const out = new Map<string, DesiredRow>();
+  for (const [caseId, row] of Object.entries(inputs.rows)) {
+    const fields: SessionFields = {
+      case_type_id: inputs.caseTypeId,
+      external_case_id: caseId,
+      external_applicant_id: row.applicant,
+      return_url: row.returnUrl ?? inputs.returnUrl,
+      locale: row.locale ?? inputs.locale,
+      trace_id: inputs.traceId,
+      expires_at: inputs.expiresAt,
+    };
+    out.set(caseId, { caseId, scope: `${inputs.keyScope}-${logicalNameFor(caseId)}`, fields, fp: fingerprint(fields, inputs.rotation) });
+  }
+  return out;
+}
+
+/** A short hash of the fields whose change needs a new link, and of the rotation. */
+export function fingerprint(fields: SessionFields, rotation: string | undefined): string {
+  const canonical = JSON.stringify([rotation ?? "", ...REISSUING_FIELDS.map((name) => fields[name] ?? "")]);
+  return createHash("sha256").update(canonical).digest("hex").slice(0, 12);
+}
+
+/** Counts rows per status. */
+export function summarize(sessions: Record<string, LinkState>): StatusSummary {
+  return countStatuses(Object.values(sessions).map((row) => row.status));
+}
+
+/** Counts statuses; both campaign modes report their `summary` with it. */
+export function countStatuses(statuses: readonly string[]): StatusSummary {
+  const summary: StatusSummary = { total: 0, open: 0, completed: 0, revoked: 0, expired: 0 };
+  for (const status of statuses) {
+    summary.total++;
+    if (status === "open" || status === "completed" || status === "revoked" || status === "expired") summary[status]++;
+  }
+  return summary;
+}

@@ -1,0 +1,98 @@
+/**
+ * @module
+ * The pure policies of the bulk campaign: what an `up` does to each row, and
+ * the guard that refuses to revoke mailed links nobody asked to revoke.
+ *
+ * A row's link is only ever replaced when a field sent to the API other than
+ * the expiry changes, and then only on request (`reissue: "allow"` or a new
+ * `rotation`). An applicant who already completed the intake keeps the
+ * session through any change but a rotation. A new expiry moves the open
+ * link's deadline in place.
+ */
+import type { CampaignLinksInputs, DesiredRow, LinkState } from "./inputs";
+import { reissueMessage } from "../../reissue";
+import { desiredRows, REISSUING_FIELDS } from "./inputs";
+
+/** What an `up` does, row by row. Every list holds external case ids. */
+export interface CampaignPlan {
+  /** No session yet: create one. */
+  create: string[];
+  /** A field that needs a new link changed: create the new link, then revoke the old one. */
+  reissue: string[];
+  /** Only the expiry moved and the link is open: move its deadline in place. */
+  extend: string[];
+  /** A field changed but the applicant already completed: keep the session, record the new inputs. */
+  keepCompleted: string[];
+  /** The row left the campaign: revoke its link. */
+  revoke: string[];
+  /** The row left the campaign and its link is kept (or already closed): drop it from state only. */
+  forget: string[];
+}
+
+/** The counts of a plan, for messages. */
+export function planSize(plan: CampaignPlan): number {
+  return plan.create.length + plan.reissue.length + plan.extend.length + plan.keepCompleted.length + plan.revoke.length + plan.forget.length;
+}
+
+/**
+ * Decides what happens to every row. `rotated` is true when the campaign's
+ * `rotation` changed: then completed sessions are reissued too, on purpose.
+ */
+export function planCampaign(
+  state: Readonly<Record<string, LinkState>>,
+  desired: ReadonlyMap<string, DesiredRow>,
+  options: { rotated: boolean; retainRemovedRows: boolean },
+): CampaignPlan {
+  const plan: CampaignPlan = { create: [], reissue: [], extend: [], keepCompleted: [], revoke: [], forget: [] };
+  for (const [caseId, row] of desired) {
+    const current = state[caseId];
+    if (current === undefined) plan.create.push(caseId);
+    else if (current.fp !== row.fp) {
+      if (current.status === "completed" && !options.rotated) plan.keepCompleted.push(caseId);
+      else plan.reissue.push(caseId);
+    } else if (current.status === "open" && row.fields.expires_at !== undefined && !sameSecond(current.exp, row.fields.expires_at)) {
+      plan.extend.push(caseId);
+    }
+  }
+  for (const [caseId, current] of Object.entries(state)) {
+    if (desired.has(caseId)) continue;
+    const closed = current.status === "revoked" || current.status === "expired";
+    (options.retainRemovedRows || closed ? plan.forget : plan.revoke).push(caseId);
+  }
+  return plan;
+}
+
+/** Two timestamps name the same second (the API keeps expiry to the second). */
+export function sameSecond(a: string, b: string): boolean {
+  return Math.floor(Date.parse(a) / 1000) === Math.floor(Date.parse(b) / 1000);
+}
+
+/** A refused change, as `check` reports it. */
+export interface ReissueRefusal {
+  property: string;
+  reason: string;
+}
+
+/**
+ * The mass-replacement guard, run by `check` on the old and new inputs
+ * (before any API call, so `pulumi preview` shows it). Rows whose new inputs
+ * need a new link would lose the link already mailed to them; unless the
+ * user asked for it (`reissue: "allow"`, or a new `rotation`), the change is
+ * refused with the count and the fields that caused it.
+ */
+export function reissueGuard(olds: Partial<CampaignLinksInputs>, news: CampaignLinksInputs): ReissueRefusal | undefined {
+  if (news.reissue === "allow" || olds.rows === undefined || olds.keyScope === undefined || olds.caseTypeId === undefined) return undefined;
+  if ((olds.rotation ?? "") !== (news.rotation ?? "")) return undefined;
+  const before = desiredRows(olds as CampaignLinksInputs);
+  const after = desiredRows(news);
+  const affected: string[] = [];
+  const fields = new Set<string>();
+  for (const [caseId, row] of after) {
+    const old = before.get(caseId);
+    if (old === undefined || old.fp === row.fp) continue;
+    affected.push(caseId);
+    for (const name of REISSUING_FIELDS) if ((old.fields[name] ?? "") !== (row.fields[name] ?? "")) fields.add(name);
+  }
+  if (affected.length === 0) return undefined;
+  return { property: "rows", reason: reissueMessage(affected, [...fields]) };
+}

@@ -1,0 +1,302 @@
+/**
+ * @module
+ * The bulk campaign's behaviour, run inside the dynamic-provider process:
+ * one engine resource, thousands of links. Every row keeps the guarantees of
+ * an `IntakeSession` (same deterministic keys, new link before the old one is
+ * revoked, revoke on destroy), and the engine writes a handful of checkpoints
+ * instead of one per link.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { Session } from "../../../contract/schemas";
+import { engineProgress, progressReporter, type ProgressSink } from "../../engine-log";
+import { baseIdempotencyKey } from "../../idempotency";
+import { type IntakeSessionProviderImpl, sharedIntakeSessionImpl } from "../../intake-session/provider";
+import { createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
+import {
+  CampaignLinksInputs,
+  type CampaignLinksOutputs,
+  type DesiredRow,
+  desiredRows,
+  type LinkState,
+  summarize,
+} from "./inputs";
+import { type CampaignPlan, planCampaign, planSize, reissueGuard } from "./plan";
+
+/** The most failed rows an error message lists one by one. */
+const MAX_LISTED_FAILURES = 20;
+
+/** A row that failed, with the reason the API or the network gave. */
+interface RowFailure {
+  caseId: string;
+  reason: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The state of a campaign read back from the engine, tolerating a missing or partial record. */
+function stateFrom(olds: Record<string, unknown>): { sessions: Record<string, LinkState>; signedUrls: Record<string, string> } {
+  const sessions = isRecord(olds.sessions) ? (olds.sessions as Record<string, LinkState>) : {};
+  const signedUrls = isRecord(olds.signedUrls) ? (olds.signedUrls as Record<string, string>) : {};
+  return { sessions: { ...sessions }, signedUrls: { ...signedUrls } };
+}
+
+function linkState(session: Session, fp: string): LinkState {
+  return { id: session.session_id, status: session.status, fp, exp: session.expires_at };
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The campaign's display name: the last part of its key scope. */
+function campaignLabel(keyScope: string): string {
+  return keyScope.split("/").pop() ?? keyScope;
+}
+
+/**
+ * The bulk provider. It shares the `IntakeSession` provider's client, so
+ * both resources of a stack stay under one concurrency cap.
+ */
+export class CampaignLinksProviderImpl {
+  readonly #sessions: IntakeSessionProviderImpl;
+  readonly #progress: () => ProgressSink;
+
+  constructor(sessions: IntakeSessionProviderImpl = sharedIntakeSessionImpl(), progress: () => ProgressSink = () => engineProgress()) {
+    this.#sessions = sessions;
+    this.#progress = progress;
+  }
+
+  /** Called by the engine with the stack's config before the first operation. */
+  configureFrom(config: { get(key: string): string | undefined }): Promise<void> {
+    return this.#sessions.configureFrom(config);
+  }
+
+  async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const parsed = CampaignLinksInputs.safeParse(news);
+    if (!parsed.success) {
+      const failures = parsed.error.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issue.message }));
+      return { inputs: news, failures };
+    }
+    const refusal = reissueGuard(olds as Partial<CampaignLinksInputs>, parsed.data);
+    return { inputs: parsed.data, failures: refusal ? [refusal] : [] };
+  }
+
+  /** Nothing changes unless some row must be created, reissued, extended, revoked or recorded. */
+  async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const inputs = CampaignLinksInputs.parse(news);
+    const plan = this.plan(olds, inputs);
+    return { changes: planSize(plan) > 0, replaces: [], deleteBeforeReplace: false };
+  }
+
+  private plan(olds: Record<string, unknown>, inputs: CampaignLinksInputs): CampaignPlan {
+    const { sessions } = stateFrom(olds);
+    return planCampaign(sessions, desiredRows(inputs), { rotated: this.rotated(olds, inputs), retainRemovedRows: inputs.retainRemovedRows ?? false });
+  }
+
+  async create(raw: Record<string, unknown>): Promise<{ id: string; outs: CampaignLinksOutputs }> {
+    const inputs = CampaignLinksInputs.parse(raw);
+    const outs = await this.apply({}, inputs, "create");
+    return { id: inputs.keyScope, outs };
+  }
+
+  async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: CampaignLinksOutputs }> {
+    const inputs = CampaignLinksInputs.parse(news);
+    return { outs: await this.apply(olds, inputs, "update", id) };
+  }
+
+  /**
+   * Carries out the plan. Every row that succeeds lands in the returned
+   * state; if any row failed, the error carries that state (the engine keeps
+   * it), lists the failed rows, and the next `up` does only what is left.
+   */
+  private async apply(
+    olds: Record<string, unknown>,
+    inputs: CampaignLinksInputs,
+    operation: "create" | "update",
+    id = inputs.keyScope,
+  ): Promise<CampaignLinksOutputs> {
+    const client = await this.#sessions.client();
+    const { sessions, signedUrls } = stateFrom(olds);
+    const desired = desiredRows(inputs);
+    const plan = this.plan(olds, inputs);
+    const label = campaignLabel(inputs.keyScope);
+    const failures: RowFailure[] = [];
+    const progress = progressReporter(this.#progress(), `${label}`, planSize(plan));
+    const record = (caseId: string, session: Session, fp: string) => {
+      sessions[caseId] = linkState(session, fp);
+      signedUrls[caseId] = session.signed_url;
+    };
+    const forgetRow = (caseId: string) => {
+      delete sessions[caseId];
+      delete signedUrls[caseId];
+    };
+
+    try {
+      // A reissue re-reads the live session first: an applicant who completed
+      // since the last refresh keeps the session.
+      const reissue = await settleAll(plan.reissue, async (caseId) => {
+        const old = sessions[caseId] as LinkState;
+        const row = desired.get(caseId) as DesiredRow;
+        if (old.status === "open" && !this.rotated(olds, inputs)) {
+          const live = await retrieveSession(client, old.id);
+          if (live?.status === "completed") {
+            sessions[caseId] = { ...old, status: "completed", fp: row.fp };
+            return;
+          }
+        }
+        const { session } = await createOpenSession(client, row.fields, this.baseKey(row, inputs));
+        record(caseId, session, row.fp);
+        if (old.id !== session.session_id && (old.status === "open" || old.status === "completed")) {
+          try {
+            await revokeSession(client, old.id);
+          } catch (error) {
+            throw new Error(`its new link ${session.session_id} is in place, but revoking the old link ${old.id} failed: ${reasonOf(error)}`);
+          }
+        }
+      }, progress.tick);
+      const created = await settleAll(plan.create, async (caseId) => {
+        const row = desired.get(caseId) as DesiredRow;
+        const { session } = await createOpenSession(client, row.fields, this.baseKey(row, inputs));
+        record(caseId, session, row.fp);
+      }, progress.tick);
+      const extended = await settleAll(plan.extend, async (caseId) => {
+        const old = sessions[caseId] as LinkState;
+        const row = desired.get(caseId) as DesiredRow;
+        const session = await moveExpiry(client, old.id, row.fields.expires_at as string);
+        record(caseId, session, row.fp);
+      }, progress.tick);
+      for (const caseId of plan.keepCompleted) {
+        const old = sessions[caseId] as LinkState;
+        sessions[caseId] = { ...old, fp: (desired.get(caseId) as DesiredRow).fp };
+        progress.tick();
+      }
+      const revoked = await settleAll(plan.revoke, async (caseId) => {
+        await revokeSession(client, (sessions[caseId] as LinkState).id);
+        forgetRow(caseId);
+      }, progress.tick);
+      for (const caseId of plan.forget) {
+        forgetRow(caseId);
+        progress.tick();
+      }
+      for (const result of [...reissue, ...created, ...extended, ...revoked]) {
+        if (!result.ok) failures.push({ caseId: result.item, reason: reasonOf(result.error) });
+      }
+    } finally {
+      progress.stop();
+    }
+
+    const outs: CampaignLinksOutputs = {
+      keyScope: inputs.keyScope,
+      caseTypeId: inputs.caseTypeId,
+      ...(inputs.rotation === undefined ? {} : { rotation: inputs.rotation }),
+      sessions,
+      signedUrls,
+      summary: summarize(sessions),
+    };
+    if (failures.length > 0) {
+      // The engine shows an init failure through its reasons, not its message.
+      const message = failureMessage(label, operation, planSize(plan), failures);
+      throw Object.assign(new Error(message), { id, properties: outs, reasons: [message] });
+    }
+    return outs;
+  }
+
+  private rotated(olds: Record<string, unknown>, inputs: CampaignLinksInputs): boolean {
+    return (typeof olds.rotation === "string" ? olds.rotation : undefined) !== inputs.rotation;
+  }
+
+  private baseKey(row: DesiredRow, inputs: CampaignLinksInputs): string {
+    return baseIdempotencyKey({ scope: row.scope, rotation: inputs.rotation, fields: row.fields });
+  }
+
+  /**
+   * Refresh: reads every row (bounded by the client's cap), records its status
+   * and drops rows the API no longer knows. Rows whose status changed are
+   * listed in the Pulumi output.
+   */
+  async read(id: string, props: Record<string, unknown>): Promise<{ id: string; props: Record<string, unknown> }> {
+    const client = await this.#sessions.client();
+    const { sessions, signedUrls } = stateFrom(props);
+    const changed: string[] = [];
+    const results = await settleAll(Object.keys(sessions), async (caseId) => {
+      const old = sessions[caseId] as LinkState;
+      const session = await retrieveSession(client, old.id);
+      if (session === undefined) {
+        changed.push(`${caseId} ${old.status} → gone`);
+        delete sessions[caseId];
+        delete signedUrls[caseId];
+        return;
+      }
+      if (session.status !== old.status) changed.push(`${caseId} ${old.status} → ${session.status}`);
+      sessions[caseId] = { ...old, status: session.status, exp: session.expires_at };
+      signedUrls[caseId] = session.signed_url;
+    });
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) {
+      const first = failed[0] as { item: string; error: unknown };
+      throw new Error(`Refreshing campaign ${campaignLabel(String(props.keyScope ?? id))} failed for ${failed.length} of ${results.length} links; first: ${first.item}: ${reasonOf(first.error)}`);
+    }
+    const summary = summarize(sessions);
+    if (changed.length > 0) {
+      const shown = changed.slice(0, MAX_LISTED_FAILURES).join(", ") + (changed.length > MAX_LISTED_FAILURES ? `, and ${changed.length - MAX_LISTED_FAILURES} more` : "");
+      this.#progress().info(`${campaignLabel(String(props.keyScope ?? id))}: ${changed.length} session${changed.length === 1 ? "" : "s"} changed status: ${shown}`);
+    }
+    return { id, props: { ...props, sessions, signedUrls, summary } };
+  }
+
+  /** Destroy: revokes every link that is not already closed. */
+  async delete(_id: string, props: Record<string, unknown>): Promise<void> {
+    const client = await this.#sessions.client();
+    const { sessions } = stateFrom(props);
+    const live = Object.entries(sessions).filter(([, s]) => s.status !== "revoked" && s.status !== "expired");
+    const label = campaignLabel(String(props.keyScope ?? ""));
+    const progress = progressReporter(this.#progress(), label, live.length);
+    let results;
+    try {
+      results = await settleAll(live, ([, s]) => revokeSession(client, s.id), progress.tick);
+    } finally {
+      progress.stop();
+    }
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length > 0) {
+      const listed = failed.slice(0, MAX_LISTED_FAILURES).map((r) => `  - ${r.item[0]}: ${reasonOf((r as { error: unknown }).error)}`);
+      throw new Error(
+        `Revoking campaign ${label} failed for ${failed.length} of ${live.length} links; the campaign stays in the stack and ` +
+          `\`pulumi destroy\` again revokes what is left:\n${listed.join("\n")}`,
+      );
+    }
+  }
+}
+
+function failureMessage(label: string, operation: "create" | "update", planned: number, failures: readonly RowFailure[]): string {
+  const listed = failures.slice(0, MAX_LISTED_FAILURES).map((f) => `  - ${f.caseId}: ${f.reason}`);
+  if (failures.length > MAX_LISTED_FAILURES) listed.push(`  - and ${failures.length - MAX_LISTED_FAILURES} more`);
+  return (
+    `${operation === "create" ? "Provisioning" : "Updating"} campaign ${label}: ${failures.length} of ${planned} links failed; ` +
+    `the others are recorded in the stack, and the next \`pulumi up\` does only what is left:\n${listed.join("\n")}`
+  );
+}
+
+let sharedImpl: CampaignLinksProviderImpl | undefined;
+
+/** The provider process's one bulk implementation (created on first use). */
+export function sharedCampaignLinksImpl(): CampaignLinksProviderImpl {
+  sharedImpl ??= new CampaignLinksProviderImpl();
+  return sharedImpl;
+}
+
+/**
+ * The provider the dynamic-provider host calls for `IntakeCampaignLinks`,
+ * loaded by package name from the installed package.
+ */
+export const campaignLinksProvider: pulumi.dynamic.ResourceProvider = {
+  configure: (req) => sharedCampaignLinksImpl().configureFrom(req.config),
+  check: (olds, news) => sharedCampaignLinksImpl().check(olds, news),
+  diff: (id, olds, news) => sharedCampaignLinksImpl().diff(id, olds, news),
+  create: (inputs) => sharedCampaignLinksImpl().create(inputs),
+  update: (id, olds, news) => sharedCampaignLinksImpl().update(id, olds, news),
+  read: (id, props) => sharedCampaignLinksImpl().read(id, props),
+  delete: (id, props) => sharedCampaignLinksImpl().delete(id, props),
+};

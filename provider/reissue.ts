@@ -1,0 +1,27 @@
+/**
+ * @module
+ * The one rule both campaign modes and `IntakeSession` share about mailed
+ * links: a change that needs a new link is refused, with the count, unless the
+ * user asked for it. The sentence lives here so both modes say the same thing.
+ */
+
+/** API field names as users write them in programs. */
+const PROGRAM_NAMES: Record<string, string> = {
+  case_type_id: "caseTypeId",
+  external_case_id: "externalCaseId",
+  external_applicant_id: "externalApplicantId",
+  return_url: "returnUrl",
+  trace_id: "traceId",
+};
+
+/** The sentence shown when a change would revoke and reissue live links. */
+export function reissueMessage(caseIds: readonly string[], fields: readonly string[]): string {
+  const n = caseIds.length;
+  const shown = caseIds.slice(0, 5).join(", ") + (n > 5 ? `, and ${n - 5} more` : "");
+  const names = fields.map((f) => PROGRAM_NAMES[f] ?? f).join(", ");
+  return (
+    `This change would revoke and reissue ${n} live link${n === 1 ? "" : "s"} (${shown}): a new ${names} needs a new link, ` +
+    `and the link${n === 1 ? "" : "s"} already mailed would stop working. A new expiresAt alone keeps every link. ` +
+    `To reissue on purpose, set reissue: "allow" (applicants who completed keep their sessions) or change rotation; otherwise undo the change.`
+  );
+}
