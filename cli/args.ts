@@ -1,11 +1,11 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "./io";
-
 /**
+ * @module
  * Flag parsing for every command: `node:util` parseArgs in strict mode, with
  * its errors turned into `UsageError`s that name the command, and a clear
  * refusal of `--api-key` on API commands (keys come from KLAREFI_API_KEY).
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "./io";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

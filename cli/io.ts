@@ -1,10 +1,10 @@
-import { redactSecrets } from "../client/errors";
-
 /**
+ * @module
  * What every `klarefi` command shares: the streams and environment it runs
  * with (injectable, so tests capture output without spawning a process), the
  * exit codes, and the usage error.
  */
+import { redactSecrets } from "../client/errors";
 
 /** A stream the CLI writes text to. */
 export interface TextSink {

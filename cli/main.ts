@@ -1,3 +1,20 @@
+/**
+ * @module
+ * The `klarefi` command line.
+ *
+ * Exit codes:
+ *   0  ok
+ *   1  API or server error (including a request the API refused, e.g. 422 unknown case type)
+ *   2  usage error: unknown or missing flags or arguments, a flag value refused before sending
+ *   3  configuration or authentication error: KLAREFI_API_KEY missing or malformed, a base URL
+ *      that is not one or ends in /api/v1, key refused (401)
+ *   4  not found (404)
+ *   5  connection error or timeout: the API could not be reached or did not answer in time
+ *
+ * Errors go to stderr as one line (the message, with the request id when the
+ * API gave one; a JSON object under `--json`); results go to stdout. The API
+ * key never appears in either.
+ */
 import {
   KlarefiAuthenticationError,
   KlarefiConfigError,
@@ -6,25 +23,11 @@ import {
   KlarefiNotFoundError,
   KlarefiValidationError,
 } from "../client/errors";
-import { CLIENT_VERSION } from "../client/transport";
+import { clientVersion } from "../client/transport";
+import { LOCAL_TEST_API_KEY } from "../contract/fields";
 import { casesCommand } from "./commands/cases";
 import { sessionsCommand } from "./commands/sessions";
 import { ExitCode, UsageError, writeLine, type CliIo } from "./io";
-
-/**
- * The `klarefi` command line.
- *
- * Exit codes:
- *   0  ok
- *   1  API or server error (including a request the API refused, e.g. 422 unknown case type)
- *   2  usage error: unknown or missing flags or arguments, a flag value refused before sending
- *   3  configuration or authentication error: KLAREFI_API_KEY missing or malformed, key refused (401)
- *   4  not found (404)
- *   5  connection error or timeout: the API could not be reached or did not answer in time
- *
- * Errors go to stderr as one line (the message, with the request id when the
- * API gave one); results go to stdout. The API key never appears in either.
- */
 
 export { ExitCode, type CliIo } from "./io";
 
@@ -35,25 +38,32 @@ Klarefi hosted intake sessions from the command line, and a local Klarefi server
 Commands:
   sessions create   Create an intake session and print its signed URL
   sessions get      Print an intake session as JSON
-  sessions revoke   Revoke an intake session's link
+  sessions status   Count the sessions of a mail-merge file by status (--from-csv <file>)
+  sessions revoke   Revoke an intake session's link, or every link of a mail-merge file
+                    (--from-csv <file> [--dry-run])
   cases get         Print a case as JSON
   dev               Run the local Klarefi server (for development and tests)
 
 Global flags:
-  --base-url <url>  API base URL for API commands; overrides KLAREFI_BASE_URL
+  --base-url <url>  API base URL for API commands; overrides KLAREFI_BASE_URL (the origin only,
+                    without /api/v1)
+  --json            With a command that takes it: results and errors as JSON (an error is
+                    {"error": {...}} on stderr)
   -h, --help        Show help; every command and subcommand takes it
   --version         Print the version
 
 Environment:
   KLAREFI_API_KEY   API key for API commands (sk_test_… or sk_live_…). There is no --api-key
-                    flag for API commands, so keys stay out of shell history.
+                    flag for API commands, so keys stay out of shell history. \`klarefi dev\`
+                    accepts the documented test key ${LOCAL_TEST_API_KEY}.
   KLAREFI_BASE_URL  API base URL (default https://api.klarefi.com), e.g. http://127.0.0.1:4010
 
 Exit codes:
   0  ok
   1  API or server error
   2  usage error (bad flags, missing required flag)
-  3  configuration or authentication error (KLAREFI_API_KEY missing, malformed or refused)
+  3  configuration or authentication error (KLAREFI_API_KEY missing, malformed or refused;
+     a base URL that ends in /api/v1)
   4  not found
   5  connection error or timeout
 
@@ -75,8 +85,14 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   try {
     return await run(argv, io);
   } catch (error) {
-    return report(error, io);
+    return report(error, io, wantsJson(argv));
   }
+}
+
+/** Whether the command line asks for JSON (`--json` before any `--` end of flags). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 async function run(argv: string[], io: CliIo): Promise<number> {
@@ -90,7 +106,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       return ExitCode.ok;
     }
     if (flag === "--version" || flag === "-v") {
-      io.stdout.write(`klarefi ${CLIENT_VERSION}\n`);
+      io.stdout.write(`klarefi ${clientVersion()}\n`);
       return ExitCode.ok;
     }
     if (flag === "--base-url") {
@@ -135,15 +151,39 @@ function withGlobals(rest: string[], global: string[]): string[] {
   return [sub as string, ...global, ...more];
 }
 
-/** Prints one line to stderr and picks the exit code. */
-function report(error: unknown, io: CliIo): number {
+/**
+ * Prints the error to stderr as one line and picks the exit code. Under
+ * `--json` the line is `{"error": {...}}` with the message, the exit code and
+ * what the API said (status, type, code, param, request id).
+ */
+function report(error: unknown, io: CliIo, json: boolean): number {
+  const code = exitCodeFor(error);
+  let message = error instanceof Error ? error.message : String(error);
+  let help: string | undefined;
   if (error instanceof UsageError) {
-    const help = error.command === "" ? "klarefi --help" : `klarefi ${error.command} --help`;
-    writeLine(io.stderr, `klarefi: ${error.message}; see ${help}`);
-    return ExitCode.usage;
+    help = error.command === "" ? "klarefi --help" : `klarefi ${error.command} --help`;
+    if (!json) message = `${message}; see ${help}`;
   }
-  writeLine(io.stderr, `klarefi: ${error instanceof Error ? error.message : String(error)}`);
-  return exitCodeFor(error);
+  if (!json) {
+    writeLine(io.stderr, `klarefi: ${message}`);
+    return code;
+  }
+  const api = error instanceof KlarefiError ? error : undefined;
+  const body = {
+    error: {
+      name: error instanceof Error ? error.name : "Error",
+      message,
+      exit_code: code,
+      ...(help === undefined ? {} : { help }),
+      ...(api?.status === undefined ? {} : { status: api.status }),
+      ...(api?.type === undefined ? {} : { type: api.type }),
+      ...(api?.code === undefined ? {} : { code: api.code }),
+      ...(api?.param === undefined ? {} : { param: api.param }),
+      ...(api?.requestId === undefined ? {} : { request_id: api.requestId }),
+    },
+  };
+  writeLine(io.stderr, JSON.stringify(body));
+  return code;
 }
 
 /** The documented exit code for an error thrown by a command. */

@@ -1,6 +1,5 @@
-import { ErrorBody, Headers } from "../contract/schemas";
-
 /**
+ * @module
  * Errors of the Klarefi client.
  *
  * One base class, `KlarefiError`, so callers can catch everything the client
@@ -9,6 +8,8 @@ import { ErrorBody, Headers } from "../contract/schemas";
  * that says what was being done, what the API answered and the request id to
  * quote to Klarefi support; they never contain an API key or a signed URL.
  */
+import { LOCAL_TEST_API_KEY } from "../contract/fields";
+import { ErrorBody, Headers } from "../contract/schemas";
 
 /** What an error knows about the call that failed. */
 export interface KlarefiErrorDetails {
@@ -101,11 +102,15 @@ export class KlarefiTimeoutError extends KlarefiConnectionError {
   override name = "KlarefiTimeoutError";
 }
 
-/** The client is misconfigured (API key missing or malformed, bad base URL); thrown before any request. */
+/**
+ * The client is misconfigured (API key missing or malformed, bad base URL or
+ * setting); thrown before any request. `param` names the setting (`apiKey`,
+ * `baseUrl`, `maxConcurrency`, …) and `code` the rule (settings.ts).
+ */
 export class KlarefiConfigError extends KlarefiError {
   override name = "KlarefiConfigError";
-  constructor(message: string) {
-    super(message, { operation: "Configuring the Klarefi client" });
+  constructor(message: string, details: { param?: string; code?: string } = {}) {
+    super(message, { operation: "Configuring the Klarefi client", ...details });
   }
 }
 
@@ -221,9 +226,11 @@ function statusText(status: number): string {
  * Removes what must never reach a log or an error message: API keys and the
  * query strings of URLs (where signed URLs carry their signature). A defence
  * in depth: messages are built from API error texts, which should hold neither.
+ * The one key let through is the local server's documented public test key
+ * (`LOCAL_TEST_API_KEY`, exactly), so hints can show it.
  */
 export function redactSecrets(text: string): string {
   return text
-    .replace(/sk_(test|live)_[A-Za-z0-9_]+/g, "sk_$1_[redacted]")
+    .replace(/sk_(test|live)_[A-Za-z0-9_]+/g, (key, mode: string) => (key === LOCAL_TEST_API_KEY ? key : `sk_${mode}_[redacted]`))
     .replace(/\b(https?:\/\/[^\s"'?#]+)[?#][^\s"']*/g, "$1?[redacted]");
 }

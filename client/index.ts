@@ -1,20 +1,24 @@
 /**
- * Public surface of the typed Klarefi client (`@klarefi/pulumi/client`):
- * the `Klarefi` class, its error classes, the retry policy and the wire
- * schemas it parses every answer with.
+ * @module
+ * Public surface of the typed Klarefi client (`@klarefi/pulumi/client`): the
+ * `Klarefi` class and its settings, the `sessions` and `cases` resources, the
+ * error classes, and the wire schemas it parses every answer with.
+ * Internals (the transport's semaphore, the retry policy, the error factory)
+ * are not exported here: import them from their modules in this folder if you
+ * are working on the client itself.
  */
+export { Klarefi, type KlarefiOptions } from "./klarefi";
 export {
   API_KEY_PATTERN,
+  ClientSettings,
   DEFAULT_BASE_URL,
   DEFAULT_MAX_CONCURRENCY,
   DEFAULT_TIMEOUT_MS,
-  Klarefi,
-  type KlarefiOptions,
-} from "./klarefi";
+} from "./settings";
+export { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_RETRIES } from "./retry";
 export { CasesResource, SessionsResource, type CreatedSession } from "./sessions";
-export { CLIENT_VERSION, Semaphore, type KlarefiLogger, type RequestOptions } from "./transport";
+export { clientVersion, type KlarefiLogger, type RequestOptions } from "./transport";
 export {
-  errorFromResponse,
   KlarefiApiError,
   KlarefiAuthenticationError,
   KlarefiConfigError,
@@ -26,21 +30,6 @@ export {
   KlarefiResponseValidationError,
   KlarefiTimeoutError,
   KlarefiValidationError,
-  MAX_RETRY_AFTER_MS,
-  parseRetryAfter,
-  redactSecrets,
-  type ErrorResponse,
   type KlarefiErrorDetails,
 } from "./errors";
-export {
-  decideRetry,
-  DEFAULT_INITIAL_DELAY_MS,
-  DEFAULT_MAX_DELAY_MS,
-  DEFAULT_MAX_RETRIES,
-  isRetryable,
-  RETRYABLE_STATUSES,
-  type RetryDecision,
-  type RetryInput,
-  type RetryOutcome,
-} from "./retry";
 export * from "../contract/schemas";

@@ -1,18 +1,16 @@
+/**
+ * @module
+ * The typed Klarefi client: `new Klarefi(options)` checks its settings
+ * (settings.ts) before any request and exposes the `sessions` and `cases`
+ * resources over one pooled transport.
+ */
 import { inspect } from "node:util";
 import type { Dispatcher } from "undici";
-import { KlarefiConfigError } from "./errors";
-import { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_RETRIES } from "./retry";
 import { CasesResource, SessionsResource } from "./sessions";
+import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "./settings";
 import { Transport, type KlarefiLogger } from "./transport";
 
-/** Where the client sends requests when neither `baseUrl` nor `KLAREFI_BASE_URL` says otherwise. */
-export const DEFAULT_BASE_URL = "https://api.klarefi.com";
-/** Per-request timeout (headers and body) by default. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
-/** Requests of one client in flight at most, by default. */
-export const DEFAULT_MAX_CONCURRENCY = 16;
-/** What a Klarefi API key looks like: `sk_test_…` or `sk_live_…`. */
-export const API_KEY_PATTERN = /^sk_(test|live)_[A-Za-z0-9_]{8,}$/;
+export { API_KEY_PATTERN, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT_MS } from "./settings";
 
 export interface KlarefiOptions {
   /** Secret API key; falls back to `KLAREFI_API_KEY`. Never logged, never shown by inspect/JSON. */
@@ -57,13 +55,25 @@ export class Klarefi {
   readonly #transport: Transport;
 
   constructor(options: KlarefiOptions = {}) {
-    const apiKey = resolveApiKey(options.apiKey);
-    const baseUrl = resolveBaseUrl(options.baseUrl);
-    this.timeoutMs = positive("timeoutMs", options.timeoutMs ?? DEFAULT_TIMEOUT_MS, false);
-    this.maxRetries = positive("maxRetries", options.maxRetries ?? DEFAULT_MAX_RETRIES, true);
-    this.maxConcurrency = positive("maxConcurrency", options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY, false);
-    const initialDelayMs = positive("retry.initialDelayMs", options.retry?.initialDelayMs ?? DEFAULT_INITIAL_DELAY_MS, true);
-    const maxDelayMs = positive("retry.maxDelayMs", options.retry?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS, true);
+    const option = (name: string, value: unknown): SourcedValue | undefined =>
+      value === undefined ? undefined : { value, from: `the ${name} option` };
+    const settings = resolveClientSettings(
+      {
+        // A given apiKey option wins even when blank (and is then refused); the environment only fills an absent one.
+        apiKey: option("apiKey", options.apiKey) ?? fromEnv(process.env, "KLAREFI_API_KEY"),
+        baseUrl: firstSet(option("baseUrl", options.baseUrl), fromEnv(process.env, "KLAREFI_BASE_URL")),
+        timeoutMs: option("timeoutMs", options.timeoutMs),
+        maxRetries: option("maxRetries", options.maxRetries),
+        maxConcurrency: option("maxConcurrency", options.maxConcurrency),
+        initialDelayMs: option("retry.initialDelayMs", options.retry?.initialDelayMs),
+        maxDelayMs: option("retry.maxDelayMs", options.retry?.maxDelayMs),
+      },
+      "No Klarefi API key configured: set the apiKey option or the KLAREFI_API_KEY environment variable (in a Pulumi program, the provider reads the stack config klarefi:apiKey).",
+    );
+    const { apiKey, baseUrl, initialDelayMs, maxDelayMs } = settings;
+    this.timeoutMs = settings.timeoutMs;
+    this.maxRetries = settings.maxRetries;
+    this.maxConcurrency = settings.maxConcurrency;
     this.#transport = new Transport({
       apiKey,
       baseUrl,
@@ -108,51 +118,4 @@ export class Klarefi {
   [inspect.custom](): string {
     return `Klarefi ${inspect(this.toJSON())}`;
   }
-}
-
-const KEY_SETTINGS = "the apiKey option, the KLAREFI_API_KEY environment variable, or the Pulumi config klarefi:apiKey";
-
-function resolveApiKey(option: string | undefined): string {
-  const fromOption = option !== undefined;
-  const key = fromOption ? option : process.env.KLAREFI_API_KEY;
-  if (key === undefined || key === null || (typeof key === "string" && key.trim() === "")) {
-    throw new KlarefiConfigError(
-      `No Klarefi API key configured: set ${KEY_SETTINGS} (\`pulumi config set --secret klarefi:apiKey sk_test_...\`).`,
-    );
-  }
-  if (typeof key !== "string" || !API_KEY_PATTERN.test(key)) {
-    const where = fromOption ? "the apiKey option" : "KLAREFI_API_KEY";
-    throw new KlarefiConfigError(
-      `The Klarefi API key from ${where} is malformed: it must look like sk_test_… or sk_live_… followed by at least 8 letters, digits or underscores; fix ${KEY_SETTINGS}.`,
-    );
-  }
-  return key;
-}
-
-function resolveBaseUrl(option: string | undefined): URL {
-  const fromOption = option !== undefined && option !== "";
-  const envValue = process.env.KLAREFI_BASE_URL;
-  const raw = fromOption ? option : envValue !== undefined && envValue !== "" ? envValue : DEFAULT_BASE_URL;
-  const where = fromOption ? "the baseUrl option" : "KLAREFI_BASE_URL";
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new KlarefiConfigError(`The Klarefi base URL from ${where} is not a URL: set it to e.g. https://api.klarefi.com or http://127.0.0.1:4010.`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new KlarefiConfigError(`The Klarefi base URL from ${where} must start with https:// or http://, not ${url.protocol}//.`);
-  }
-  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
-    throw new KlarefiConfigError(`The Klarefi base URL from ${where} must not carry credentials, a query or a fragment: give only the origin, e.g. https://api.klarefi.com.`);
-  }
-  return url;
-}
-
-function positive(name: string, value: number, zeroAllowed: boolean): number {
-  const ok = Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0) && (name !== "maxRetries" && name !== "maxConcurrency" || Number.isInteger(value));
-  if (!ok) {
-    throw new KlarefiConfigError(`The Klarefi client option ${name} must be ${zeroAllowed ? "zero or more" : "more than zero"}${name === "maxRetries" || name === "maxConcurrency" ? " (an integer)" : ""}, got ${String(value)}.`);
-  }
-  return value;
 }

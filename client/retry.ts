@@ -1,6 +1,5 @@
-import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
-
 /**
+ * @module
  * The client's retry policy, as a pure function so it can be table-tested.
  *
  * Retried: 429, 500/502/503/504, 409 `idempotency_key_in_use` (the first
@@ -12,6 +11,7 @@ import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
  * Safe because creates carry one idempotency key that is sent unchanged on
  * every attempt, and revoke is idempotent.
  */
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
 
 /** Default first backoff ceiling. */
 export const DEFAULT_INITIAL_DELAY_MS = 500;

@@ -1,3 +1,13 @@
+/**
+ * @module
+ * HTTP transport of the Klarefi client: one pooled keep-alive undici `Agent`
+ * per client, JSON in and out, every body parsed with zod at the boundary,
+ * retries by the pure policy in retry.ts, and a semaphore that caps the
+ * requests of one client in flight (the Pulumi provider runs many resource
+ * operations at once and relies on this cap).
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Agent, type Dispatcher } from "undici";
 import type { z } from "zod";
 import {
@@ -11,18 +21,37 @@ import {
   type ResponseHeaders,
 } from "./errors";
 import { decideRetry, type RetryOutcome } from "./retry";
+import { valueAt } from "../contract/messages";
 import { Headers } from "../contract/schemas";
 
-/**
- * HTTP transport of the Klarefi client: one pooled keep-alive undici `Agent`
- * per client, JSON in and out, every body parsed with zod at the boundary,
- * retries by the pure policy in retry.ts, and a semaphore that caps the
- * requests of one client in flight (the Pulumi provider runs many resource
- * operations at once and relies on this cap).
- */
+const PACKAGE_NAME = "@klarefi/pulumi";
+let cachedVersion: string | undefined;
 
-/** Sent as `User-Agent`. */
-export const CLIENT_VERSION = "0.1.0";
+/**
+ * The package's version, sent in `User-Agent` (`klarefi-node/<version>`) and
+ * printed by `klarefi --version`. Read from the package's own package.json on
+ * first use: the nearest one named `@klarefi/pulumi` above this file, which is
+ * one folder up from the sources and two from `dist/client/`.
+ */
+export function clientVersion(): string {
+  cachedVersion ??= findPackageVersion(__dirname) ?? "0.0.0-unknown";
+  return cachedVersion;
+}
+
+function findPackageVersion(start: string): string | undefined {
+  for (let dir = start, depth = 0; depth < 8; depth++) {
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+      if (manifest.name === PACKAGE_NAME && typeof manifest.version === "string") return manifest.version;
+    } catch {
+      // No (readable) package.json here: keep walking up.
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+  return undefined;
+}
 
 /** Optional debug sink. Lines never contain the API key or a signed URL. */
 export interface KlarefiLogger {
@@ -55,7 +84,7 @@ export interface RequestOptions {
 
 export interface TransportRequest<T> {
   operation: string;
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PATCH";
   /** Path below the base URL, starting with `/api/v1/`. */
   path: string;
   /** JSON body; serialized once and sent unchanged on every attempt. */
@@ -169,7 +198,7 @@ export class Transport {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.#apiKey}`,
       accept: "application/json",
-      "user-agent": `klarefi-node/${CLIENT_VERSION}`,
+      "user-agent": `klarefi-node/${clientVersion()}`,
     };
     if (payload !== undefined) headers["content-type"] = "application/json";
     if (traceId !== undefined) headers[Headers.traceId] = traceId;
@@ -313,15 +342,6 @@ function parseSuccess<T>(req: TransportRequest<T>, status: number, body: Parsed,
   const field = issue.path.map(String).join(".");
   const present = valueAt(body.value, issue.path) !== undefined;
   throw fail(present ? `field "${field}" is invalid (${issue.message})` : `field "${field}" is missing`);
-}
-
-function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let current = value;
-  for (const key of path) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -1,78 +1,43 @@
-import { z } from "zod";
-
 /**
+ * @module
  * The Klarefi v1 wire format, as this project assumes it (docs/klarefi-api.md).
  *
  * Field names are the API's own (snake_case), verbatim from the product
  * documentation. The local server validates requests with these schemas and the
  * client parses every response with them, so both sides of the contract live in
- * one file.
+ * one place; the rules of each field come from fields.ts.
  */
+import { z } from "zod";
+import { fields } from "./fields";
 
-/** Most identifiers and references accept up to this many characters. */
-export const MAX_ID_LENGTH = 255;
-/** How far ahead an `expires_at` may lie. */
-export const MAX_EXPIRY_DAYS = 365;
+export {
+  isAllowedReturnUrl,
+  MAX_EXPIRY_DAYS,
+  MAX_ID_LENGTH,
+} from "./fields";
 /** Lifetime of a link when the request gives no `expires_at`. */
 export const DEFAULT_EXPIRY_DAYS = 30;
 
 export const SessionStatus = z.enum(["open", "revoked", "expired", "completed"]);
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
-const nonEmpty = (what: string, max = MAX_ID_LENGTH) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .trim()
-    .min(1, { error: `${what} must not be empty` })
-    .max(max, { error: `${what} must be at most ${max} characters` });
-
 /** Case type identifiers as the dashboard shows them: `motor_claim`. */
-export const CaseTypeId = nonEmpty("case_type_id", 64).regex(/^[a-z][a-z0-9_]*$/, {
-  error: "case_type_id must be lower-case letters, digits and underscores, starting with a letter",
-});
-
+export const CaseTypeId = fields.caseTypeId("case_type_id");
 /** BCP 47 language tag: `nl`, `nl-BE`, `pt-BR`, `zh-Hant-TW`. */
-export const Locale = z
-  .string({ error: "locale must be a string" })
-  .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, {
-    error: 'locale must be a BCP 47 language tag such as "nl" or "nl-BE"',
-  });
-
-/**
- * Where the hosted page sends the applicant when done. https only, except
- * plain http to a loopback host so local development works.
- */
-export const ReturnUrl = z
-  .string({ error: "return_url must be a string" })
-  .max(2048, { error: "return_url must be at most 2048 characters" })
-  .refine(isAllowedReturnUrl, {
-    error: "return_url must be an absolute https:// URL (http:// is allowed only for localhost)",
-  });
-
-export function isAllowedReturnUrl(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  if (url.protocol === "https:") return true;
-  return url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-}
-
-export const TraceId = z
-  .string({ error: "trace_id must be a string" })
-  .regex(/^[\x21-\x7e]{1,128}$/, { error: "trace_id must be 1 to 128 printable ASCII characters without spaces" });
-
-/** An RFC 3339 timestamp with a zone: `2027-03-31T00:00:00Z`. */
-export const Timestamp = z.iso.datetime({ offset: true, error: "must be an RFC 3339 timestamp such as 2027-03-31T00:00:00Z" });
+export const Locale = fields.locale("locale");
+/** Where the hosted page sends the applicant when done: https, or http to localhost. */
+export const ReturnUrl = fields.returnUrl("return_url");
+/** 1 to 128 printable ASCII characters without spaces. */
+export const TraceId = fields.traceId("trace_id");
+/** An RFC 3339 timestamp with a zone, as `expires_at`: `2027-03-31T00:00:00Z`. */
+export const Timestamp = fields.timestamp("expires_at");
 
 /** Body of `POST /api/v1/sessions`. Unknown fields are refused. */
 export const CreateSessionRequest = z.strictObject({
   case_type_id: CaseTypeId,
-  idempotency_key: nonEmpty("idempotency_key"),
-  external_case_id: nonEmpty("external_case_id"),
-  external_applicant_id: nonEmpty("external_applicant_id"),
+  idempotency_key: fields.idempotencyKey("idempotency_key"),
+  external_case_id: fields.externalId("external_case_id"),
+  external_applicant_id: fields.externalId("external_applicant_id"),
   return_url: ReturnUrl.optional(),
   locale: Locale.optional(),
   trace_id: TraceId.optional(),

@@ -1,6 +1,5 @@
-import { createHash } from "node:crypto";
-
 /**
+ * @module
  * How an `IntakeSession` chooses the idempotency keys it sends.
  *
  * `create` only sees the resource's inputs, and it must be safe to run twice:
@@ -19,12 +18,18 @@ import { createHash } from "node:crypto";
  * yields an open session wins. A re-run walks the same keys and so finds the
  * same session: no second open link for one resource.
  */
+import { createHash } from "node:crypto";
+import { MAX_ID_LENGTH } from "../contract/fields";
 
 /** The walk gives up after this many generations: the inputs are then unusable as they are. */
 export const MAX_KEY_GENERATIONS = 25;
 
 /** Longest key the API accepts (`idempotency_key`). */
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+const MAX_IDEMPOTENCY_KEY_LENGTH = MAX_ID_LENGTH;
+/** Characters kept free for the `~n` generation suffix (`~25` takes 3; the rest is headroom). */
+const GENERATION_SUFFIX_ROOM = 15;
+/** Longest `idempotencyKey` a user may give: the API's limit less room for the generation suffix. */
+export const MAX_USER_IDEMPOTENCY_KEY_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH - GENERATION_SUFFIX_ROOM;
 
 /** What identifies one resource's intended session. */
 export interface KeyIdentity {

@@ -1,11 +1,16 @@
+/**
+ * @module
+ * `klarefi sessions create|get|status|revoke`, including the bulk forms that
+ * read a campaign's mail-merge file (`--from-csv`).
+ */
 import { randomUUID } from "node:crypto";
-import { KlarefiValidationError } from "../../client/errors";
-import type { CreateSessionRequest, Session } from "../../contract/schemas";
+import { KlarefiNotFoundError, KlarefiValidationError } from "../../client/errors";
+import type { Klarefi } from "../../client/klarefi";
+import type { CreateSessionRequest, Session, SessionStatus } from "../../contract/schemas";
 import { API_OPTIONS, noPositionals, onePositional, parseFlags } from "../args";
 import { clientFromEnvironment } from "../client";
 import { ExitCode, UsageError, type CliIo } from "../io";
-
-/** `klarefi sessions create|get|revoke`. */
+import { forEachBounded, readMailMerge, type MailMergeRow } from "../mail-merge";
 
 const ENV_NOTE = `Environment:
   KLAREFI_API_KEY    API key (sk_test_… or sk_live_…); there is no --api-key flag
@@ -16,9 +21,11 @@ export const SESSIONS_HELP = `Usage: klarefi sessions <command> [flags]
 Hosted intake sessions: the applicant-facing entry point for one case.
 
 Commands:
-  create        Create a session and print its signed intake URL
-  get <id>      Print a session as JSON
-  revoke <id>   Revoke a session's link (idempotent) and print it as JSON
+  create                   Create a session and print its signed intake URL
+  get <id>                 Print a session as JSON
+  status --from-csv <file> Count the sessions of a mail-merge file by status; list those not open
+  revoke <id>              Revoke a session's link (idempotent) and print it as JSON
+  revoke --from-csv <file> Revoke every session of a mail-merge file (--dry-run: only list them)
 
 Run "klarefi sessions <command> --help" for a command's flags.
 
@@ -59,10 +66,35 @@ Print an intake session as JSON (GET /api/v1/sessions/{id}). --json is accepted;
 ${ENV_NOTE}
 `;
 
+export const SESSIONS_STATUS_HELP = `Usage: klarefi sessions status --from-csv <mail-merge file> [--json] [--base-url <url>]
+
+Read every session listed in a campaign's mail-merge file (its session_id column; GET /api/v1/sessions/{id}
+for each, at most as many at once as the client's concurrency cap) and print how many are open, completed,
+revoked and expired (and not found), then the rows that are not open. Signed URLs in the file are never printed.
+
+Flags:
+  --from-csv <file>   The mail-merge file (columns external_case_id, external_applicant_id, session_id, signed_url, …)
+  --json              Print { file, total, counts, not_open } as JSON (errors too)
+  --base-url <url>    API base URL; overrides KLAREFI_BASE_URL
+
+${ENV_NOTE}
+`;
+
 export const SESSIONS_REVOKE_HELP = `Usage: klarefi sessions revoke <session-id> [--json] [--base-url <url>]
+       klarefi sessions revoke --from-csv <mail-merge file> [--dry-run] [--json] [--base-url <url>]
 
 Revoke an intake session's link (POST /api/v1/sessions/{id}/revoke) and print the session as JSON.
 Revoking an already revoked session succeeds and changes nothing.
+
+With --from-csv, revoke every session listed in a campaign's mail-merge file (for links kept with
+retainOnDelete), at most as many at once as the client's concurrency cap. Sessions already revoked, expired,
+completed or gone count as done, so the command can be run again after a failure.
+
+Flags:
+  --from-csv <file>   The mail-merge file (its session_id column)
+  --dry-run           With --from-csv: only list what would be revoked; nothing is sent
+  --json              Print the result as JSON (errors too)
+  --base-url <url>    API base URL; overrides KLAREFI_BASE_URL
 
 ${ENV_NOTE}
 `;
@@ -83,7 +115,7 @@ export async function sessionsCommand(args: string[], io: CliIo): Promise<number
   const [sub, ...rest] = args;
   switch (sub) {
     case undefined:
-      throw new UsageError("missing a sessions command (create, get or revoke)", "sessions");
+      throw new UsageError("missing a sessions command (create, get, status or revoke)", "sessions");
     case "-h":
     case "--help":
     case "help":
@@ -93,10 +125,12 @@ export async function sessionsCommand(args: string[], io: CliIo): Promise<number
       return createSession(rest, io);
     case "get":
       return getSession(rest, io);
+    case "status":
+      return sessionsStatus(rest, io);
     case "revoke":
       return revokeSession(rest, io);
     default:
-      throw new UsageError(`unknown sessions command "${sub}" (expected create, get or revoke)`, "sessions");
+      throw new UsageError(`unknown sessions command "${sub}" (expected create, get, status or revoke)`, "sessions");
   }
 }
 
@@ -194,11 +228,22 @@ async function getSession(args: string[], io: CliIo): Promise<number> {
 
 async function revokeSession(args: string[], io: CliIo): Promise<number> {
   const command = "sessions revoke";
-  const { values, positionals } = parseFlags(command, args, { ...API_OPTIONS, json: { type: "boolean" } });
+  const { values, positionals } = parseFlags(command, args, {
+    ...API_OPTIONS,
+    json: { type: "boolean" },
+    "from-csv": { type: "string" },
+    "dry-run": { type: "boolean" },
+  });
   if (values.help) {
     io.stdout.write(SESSIONS_REVOKE_HELP);
     return ExitCode.ok;
   }
+  const file = values["from-csv"];
+  if (file !== undefined) {
+    if (positionals.length > 0) throw new UsageError("give either a <session-id> or --from-csv <file>, not both", command);
+    return revokeFromCsv(io, command, file, { dryRun: values["dry-run"] === true, json: values.json === true, baseUrl: values["base-url"] });
+  }
+  if (values["dry-run"]) throw new UsageError("--dry-run goes with --from-csv <file>", command);
   const id = onePositional(command, positionals, "<session-id>");
   const klarefi = clientFromEnvironment(io, command, values["base-url"]);
   try {
@@ -207,4 +252,142 @@ async function revokeSession(args: string[], io: CliIo): Promise<number> {
   } finally {
     await klarefi.close();
   }
+}
+
+/** What a bulk command found for one session: its status, or that the API does not know it. */
+type BulkStatus = SessionStatus | "not_found";
+
+/** A row as the bulk commands print it: where it is and which session, never the signed URL. */
+function rowRef(row: MailMergeRow) {
+  return {
+    line: row.line,
+    ...(row.externalCaseId === undefined ? {} : { external_case_id: row.externalCaseId }),
+    ...(row.externalApplicantId === undefined ? {} : { external_applicant_id: row.externalApplicantId }),
+    session_id: row.sessionId,
+  };
+}
+
+function rowView(row: MailMergeRow, status: BulkStatus) {
+  return { ...rowRef(row), status };
+}
+
+function rowLine(row: MailMergeRow, status?: BulkStatus): string {
+  return `  line ${row.line}  ${row.externalCaseId ?? "-"}  ${row.sessionId}${status === undefined ? "" : `  ${status.replace("_", " ")}`}`;
+}
+
+/**
+ * Calls `call` once per distinct session of `rows`, at most the client's
+ * concurrency cap at once; a 404 counts as `not_found`. Stops at the first
+ * other failure, which it rethrows saying how many sessions were done.
+ */
+async function eachSession(
+  klarefi: Klarefi,
+  rows: readonly MailMergeRow[],
+  call: (id: string, signal: AbortSignal) => Promise<Session>,
+  done: string,
+): Promise<Map<string, BulkStatus>> {
+  const ids = [...new Set(rows.map((r) => r.sessionId))];
+  const found = new Map<string, BulkStatus>();
+  try {
+    await forEachBounded(ids, klarefi.maxConcurrency, new AbortController(), async (id, signal) => {
+      try {
+        found.set(id, (await call(id, signal)).status);
+      } catch (error) {
+        if (!(error instanceof KlarefiNotFoundError)) throw error;
+        found.set(id, "not_found");
+      }
+    });
+  } catch (error) {
+    if (error instanceof Error) {
+      error.message += `; ${found.size} of ${ids.length} sessions were ${done} before it, and running the command again is safe`;
+    }
+    throw error;
+  }
+  return found;
+}
+
+function countBy(rows: readonly MailMergeRow[], found: Map<string, BulkStatus>, order: readonly BulkStatus[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(order.map((s) => [s, 0]));
+  for (const row of rows) {
+    const status = found.get(row.sessionId);
+    if (status !== undefined) counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
+}
+
+function countLines(counts: Record<string, number>): string[] {
+  const width = Math.max(...Object.keys(counts).map((k) => k.length));
+  return Object.entries(counts).map(([status, n]) => `  ${status.replace("_", " ").padEnd(width)}  ${n}`);
+}
+
+async function sessionsStatus(args: string[], io: CliIo): Promise<number> {
+  const command = "sessions status";
+  const { values, positionals } = parseFlags(command, args, { ...API_OPTIONS, json: { type: "boolean" }, "from-csv": { type: "string" } });
+  if (values.help) {
+    io.stdout.write(SESSIONS_STATUS_HELP);
+    return ExitCode.ok;
+  }
+  noPositionals(command, positionals);
+  const file = values["from-csv"];
+  if (file === undefined) throw new UsageError("missing required flag --from-csv <mail-merge file>", command);
+  const rows = readMailMerge(file, command);
+  const klarefi = clientFromEnvironment(io, command, values["base-url"]);
+  let found: Map<string, BulkStatus>;
+  try {
+    found = await eachSession(klarefi, rows, (id, signal) => klarefi.sessions.retrieve(id, { signal }), "read");
+  } finally {
+    await klarefi.close();
+  }
+  const counts = countBy(rows, found, ["open", "completed", "revoked", "expired", "not_found"]);
+  const notOpen = rows.filter((r) => found.get(r.sessionId) !== "open");
+  if (values.json) {
+    const result = { file, total: rows.length, counts, not_open: notOpen.map((r) => rowView(r, found.get(r.sessionId) ?? "not_found")) };
+    io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  const lines = [`${file}: ${rows.length} session${rows.length === 1 ? "" : "s"}`, ...countLines(counts)];
+  if (notOpen.length > 0) {
+    lines.push(`Not open (${notOpen.length}):`, ...notOpen.map((r) => rowLine(r, found.get(r.sessionId))));
+  }
+  io.stdout.write(`${lines.join("\n")}\n`);
+  return ExitCode.ok;
+}
+
+async function revokeFromCsv(
+  io: CliIo,
+  command: string,
+  file: string,
+  options: { dryRun: boolean; json: boolean; baseUrl: string | undefined },
+): Promise<number> {
+  const rows = readMailMerge(file, command);
+  if (options.dryRun) {
+    if (options.json) {
+      const result = { file, dry_run: true, total: rows.length, would_revoke: rows.map(rowRef) };
+      io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      const lines = [`Would revoke ${rows.length} session${rows.length === 1 ? "" : "s"} of ${file} (dry run: nothing was sent):`, ...rows.map((r) => rowLine(r))];
+      io.stdout.write(`${lines.join("\n")}\n`);
+    }
+    return ExitCode.ok;
+  }
+  const klarefi = clientFromEnvironment(io, command, options.baseUrl);
+  let found: Map<string, BulkStatus>;
+  try {
+    found = await eachSession(klarefi, rows, (id, signal) => klarefi.sessions.revoke(id, { signal }), "revoked");
+  } finally {
+    await klarefi.close();
+  }
+  // A revoke answers the session as it now is: revoked, or already expired or completed (closed either way).
+  const counts = countBy(rows, found, ["revoked", "expired", "completed", "not_found"]);
+  const stillOpen = rows.filter((r) => found.get(r.sessionId) === "open");
+  if (options.json) {
+    const result = { file, dry_run: false, total: rows.length, counts, still_open: stillOpen.map((r) => rowView(r, "open")) };
+    io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const lines = [`Revoked the sessions of ${file}: ${rows.length} session${rows.length === 1 ? "" : "s"}, none of them open now`, ...countLines(counts)];
+    if (stillOpen.length > 0) lines[0] = `Revoked the sessions of ${file}, but ${stillOpen.length} still answer open:`;
+    if (stillOpen.length > 0) lines.push(...stillOpen.map((r) => rowLine(r, "open")));
+    io.stdout.write(`${lines.join("\n")}\n`);
+  }
+  return stillOpen.length > 0 ? ExitCode.apiError : ExitCode.ok;
 }

@@ -3,6 +3,7 @@
  * The `IntakeSession` resource and the tiny serialized provider stored with it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { refusePlaintextApiKey } from "../config-guard";
 import type { IntakeSessionArgs } from "./inputs";
 
 /**
@@ -67,6 +68,7 @@ export class IntakeSession extends pulumi.CustomResource {
   declare readonly traceId: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IntakeSessionArgs, opts?: pulumi.CustomResourceOptions) {
+    refusePlaintextApiKey();
     // What pulumi.dynamic.Resource does, with the serialized provider written
     // by hand instead of by closure serialization (see SERIALIZED_PROVIDER).
     const props = {

@@ -32,11 +32,11 @@ describe("campaign CSV parsing", () => {
     expect(error).toBeInstanceOf(CampaignRowsError);
     const problems = (error as CampaignRowsError).problems;
     expect(problems).toEqual([
-      "line 3: externalApplicantId is required",
+      "line 3: external_applicant_id is required",
       'line 4: external_case_id "c1" duplicates line 2',
-      "line 5: externalCaseId is required",
+      "line 5: external_case_id is required",
     ]);
-    expect((error as Error).message).toMatch(/^applicants.csv has 3 invalid rows; nothing was sent to Klarefi/);
+    expect((error as Error).message).toMatch(/^applicants.csv has 3 problems; nothing was sent to Klarefi/);
   });
 
   it("refuses an unknown column so a typo does not drop data", () => {

@@ -5,8 +5,8 @@ import {
   KlarefiConnectionError,
   KlarefiResponseValidationError,
   KlarefiValidationError,
-  Semaphore,
 } from "../../client";
+import { Semaphore } from "../../client/transport";
 
 /**
  * Answers the real local server never gives (malformed bodies, broken

@@ -85,10 +85,25 @@ describe("diff", () => {
     ["caseTypeId", { caseTypeId: "home_claim" }],
     ["rotation", { rotation: "2027-spring" }],
     ["idempotencyKey", { idempotencyKey: "mine" }],
-    ["expiresAt", { expiresAt: "2027-03-31T00:00:00Z" }],
     ["traceId", { traceId: "trace-1" }],
   ])("replaces the session, new one first, when %s changes", (property, change) => {
     expect(diffIntakeSession(olds, { ...request, ...change })).toEqual({ changes: true, replaces: [property], deleteBeforeReplace: false });
+  });
+
+  it("moves the deadline in place, keeping the link, when only expiresAt changes", () => {
+    expect(diffIntakeSession(olds, { ...request, expiresAt: "2027-03-31T00:00:00Z" })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it.each([
+    ["locale", { locale: "fr" }],
+    ["returnUrl", { returnUrl: "https://claims.example.com/x" }],
+    ["caseTypeId", { caseTypeId: "home_claim" }],
+  ])("keeps a completed session, updating in place, when %s changes", (_property, change) => {
+    expect(diffIntakeSession({ ...olds, status: "completed" }, { ...request, ...change })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("reissues a completed session only when rotation asks for it", () => {
+    expect(diffIntakeSession({ ...olds, status: "completed" }, { ...request, locale: "fr", rotation: "r2" }).replaces).toEqual(["locale", "rotation"]);
   });
 
   it("compares against the requested expiry, not the one the API chose", () => {
@@ -99,7 +114,7 @@ describe("diff", () => {
     const at = { ...olds, request: { ...request, expiresAt: "2027-03-31T00:00:00Z" } };
     expect(diffIntakeSession(at, { ...request, expiresAt: "2027-03-31T00:00:00.000Z" }).changes).toBe(false);
     expect(diffIntakeSession(at, { ...request, expiresAt: "2027-03-31T02:00:00+02:00" }).changes).toBe(false);
-    expect(diffIntakeSession(at, { ...request, expiresAt: "2027-04-01T00:00:00Z" }).replaces).toEqual(["expiresAt"]);
+    expect(diffIntakeSession(at, { ...request, expiresAt: "2027-04-01T00:00:00Z" })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
   });
 
   it("does not replace on the API's own expiry and key when older state lacks the request snapshot", () => {
@@ -112,6 +127,29 @@ describe("diff", () => {
     const legacy = { ...request, sessionId: "ses_1" };
     expect(diffIntakeSession(legacy, { ...request }).changes).toBe(false);
     expect(diffIntakeSession(legacy, { ...request, locale: "de" }).replaces).toEqual(["locale"]);
+  });
+});
+
+describe("the reissue guard in check", () => {
+  const now = new Date("2026-11-27T00:00:00Z");
+  const old = { ...request, keyScope: "p/s/n" };
+
+  it("refuses a change that needs a new link, naming the field and the way to ask for it", () => {
+    const result = checkIntakeSessionInputs(old, { ...old, locale: "fr" }, now);
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]?.property).toBe("locale");
+    expect(result.failures[0]?.reason).toMatch(/^This change would revoke and reissue 1 live link \(claim_48392\): a new locale needs a new link/);
+    expect(result.failures[0]?.reason).toContain('set reissue: "allow"');
+  });
+
+  it.each([
+    ["a first create", {}, { ...old, locale: "fr" }],
+    ["reissue allowed", old, { ...old, locale: "fr", reissue: "allow" }],
+    ["a new rotation", old, { ...old, locale: "fr", rotation: "r2" }],
+    ["a new idempotencyKey", old, { ...old, locale: "fr", idempotencyKey: "mine" }],
+    ["a new expiry", old, { ...old, expiresAt: "2027-03-31T00:00:00Z" }],
+  ])("lets %s through", (_what, olds, news) => {
+    expect(checkIntakeSessionInputs(olds, news, now).failures).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@
  * bulk mode of `IntakeCampaign`), and the tiny serialized provider stored with it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { refusePlaintextApiKey } from "../../config-guard";
 import type { LinkRowInput, LinkState, StatusSummary } from "./inputs";
 
 /** The serialized provider: finds the installed bulk provider by package name (no code, no secret). */
@@ -50,6 +51,7 @@ export class IntakeCampaignLinks extends pulumi.CustomResource {
   declare readonly summary: pulumi.Output<StatusSummary>;
 
   constructor(name: string, args: IntakeCampaignLinksArgs, opts?: pulumi.CustomResourceOptions) {
+    refusePlaintextApiKey();
     const inputs = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
     super(
       CAMPAIGN_LINKS_TYPE,

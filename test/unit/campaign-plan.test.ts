@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { type CampaignLinksInputs, desiredRows, type LinkState, summarize } from "../../provider/campaign/links/inputs";
+import { planCampaign, reissueGuard } from "../../provider/campaign/links/plan";
+
+const base: CampaignLinksInputs = {
+  keyScope: "proj/dev/hail",
+  caseTypeId: "hail_damage",
+  locale: "nl",
+  expiresAt: "2027-06-30T00:00:00Z",
+  rows: { c1: { applicant: "a1" }, c2: { applicant: "a2" }, c3: { applicant: "a3", locale: "fr" } },
+};
+
+/** State as an up of `inputs` would leave it, with each row's status. */
+function stateFor(inputs: CampaignLinksInputs, statuses: Record<string, LinkState["status"]> = {}): Record<string, LinkState> {
+  const state: Record<string, LinkState> = {};
+  for (const [caseId, row] of desiredRows(inputs)) {
+    state[caseId] = { id: `ses_${caseId}`, status: statuses[caseId] ?? "open", fp: row.fp, exp: inputs.expiresAt ?? "2027-01-01T00:00:00Z" };
+  }
+  return state;
+}
+
+const plan = (state: Record<string, LinkState>, news: CampaignLinksInputs, rotated = false, retainRemovedRows = false) =>
+  planCampaign(state, desiredRows(news), { rotated, retainRemovedRows });
+
+const none = { create: [], reissue: [], extend: [], keepCompleted: [], revoke: [], forget: [] };
+
+describe("the bulk campaign plan", () => {
+  it.each([
+    ["the same inputs", base, {}, none],
+    ["a new row", { ...base, rows: { ...base.rows, c4: { applicant: "a4" } } }, {}, { ...none, create: ["c4"] }],
+    ["a removed row", { ...base, rows: { c1: { applicant: "a1" }, c2: { applicant: "a2" } } }, {}, { ...none, revoke: ["c3"] }],
+    ["one row's new applicant", { ...base, rows: { ...base.rows, c2: { applicant: "b2" } } }, {}, { ...none, reissue: ["c2"] }],
+    ["a new default locale (c3 keeps its own)", { ...base, locale: "de" }, {}, { ...none, reissue: ["c1", "c2"] }],
+    ["a new expiry", { ...base, expiresAt: "2027-07-31T00:00:00Z" }, {}, { ...none, extend: ["c1", "c2", "c3"] }],
+    ["the same expiry written another way", { ...base, expiresAt: "2027-06-30T02:00:00+02:00" }, {}, none],
+    ["a new expiry with one row completed and one revoked", { ...base, expiresAt: "2027-07-31T00:00:00Z" }, { c1: "completed", c2: "revoked" }, { ...none, extend: ["c3"] }],
+    ["a new locale for a completed row", { ...base, locale: "de" }, { c1: "completed" }, { ...none, reissue: ["c2"], keepCompleted: ["c1"] }],
+    ["a removed row that was already revoked", { ...base, rows: { c1: { applicant: "a1" }, c2: { applicant: "a2" } } }, { c3: "revoked" }, { ...none, forget: ["c3"] }],
+  ] as const)("for %s decides row by row", (_what, news, statuses, expected) => {
+    expect(plan(stateFor(base, statuses), news as CampaignLinksInputs)).toEqual(expected);
+  });
+
+  it("reissues completed rows too when the rotation changed on purpose", () => {
+    const rotated = { ...base, rotation: "2027-b" };
+    expect(plan(stateFor(base, { c1: "completed" }), rotated, true).reissue).toEqual(["c1", "c2", "c3"]);
+  });
+
+  it("keeps removed rows' links when the campaign retains them", () => {
+    const news = { ...base, rows: { c1: { applicant: "a1" } } };
+    expect(plan(stateFor(base), news, false, true)).toEqual({ ...none, forget: ["c2", "c3"] });
+  });
+
+  it("derives each row's key scope as IntakeSession does for the same campaign row", () => {
+    expect(desiredRows(base).get("c1")?.scope).toBe("proj/dev/hail-c1");
+  });
+
+  it("counts rows per status", () => {
+    expect(summarize(stateFor(base, { c1: "completed", c2: "expired" }))).toEqual({ total: 3, open: 1, completed: 1, revoked: 0, expired: 1 });
+  });
+});
+
+describe("the mass-reissue guard", () => {
+  it.each([
+    ["a first up (no old inputs)", {}, base, undefined],
+    ["a new expiry only", base, { ...base, expiresAt: "2027-07-31T00:00:00Z" }, undefined],
+    ["new rows and removed rows", base, { ...base, rows: { c1: { applicant: "a1" }, c9: { applicant: "a9" } } }, undefined],
+    ["a new locale with reissue allowed", base, { ...base, locale: "de", reissue: "allow" as const }, undefined],
+    ["a new rotation", base, { ...base, locale: "de", rotation: "r2" }, undefined],
+  ])("lets %s through", (_what, olds, news, expected) => {
+    expect(reissueGuard(olds, news)).toEqual(expected);
+  });
+
+  it("refuses a new default locale with the count, the rows and the way to ask for it", () => {
+    const refusal = reissueGuard(base, { ...base, locale: "de" });
+    expect(refusal?.property).toBe("rows");
+    expect(refusal?.reason).toMatch(/^This change would revoke and reissue 2 live links \(c1, c2\): a new locale needs a new link/);
+    expect(refusal?.reason).toContain('set reissue: "allow"');
+  });
+
+  it("names every field that forces new links and shortens a long list of rows", () => {
+    const rows = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`c${i}`, { applicant: `a${i}` }]));
+    const olds = { ...base, rows };
+    const refusal = reissueGuard(olds, { ...olds, caseTypeId: "motor_claim", returnUrl: "https://x.example/back" });
+    expect(refusal?.reason).toMatch(/8 live links \(c0, c1, c2, c3, c4, and 3 more\): a new caseTypeId, returnUrl needs a new link/);
+  });
+});
