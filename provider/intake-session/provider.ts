@@ -11,7 +11,7 @@ import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
-import { checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
+import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
 
 /** Provider settings, from stack config with environment fallbacks. */
 export interface ProviderSettings {
@@ -92,21 +92,34 @@ export function settingsFromConfig(
 export class IntakeSessionProviderImpl {
   #client: Promise<Klarefi> | undefined;
   #configuredWith: string | undefined;
+  #configError: Error | undefined;
 
-  /** Called by the engine with the stack's config before the first operation. */
+  /**
+   * Called by the engine with the stack's config before the first operation.
+   * A config problem does not fail here (the host would print it with a stack
+   * trace): `check` reports it as one clean failure before any API call, and
+   * every later operation fails with the same error rather than falling back
+   * to the environment.
+   */
   configureFrom(config: { get(key: string): string | undefined }): Promise<void> {
     let settings: ProviderSettings;
     try {
       settings = settingsFromConfig(config);
     } catch (error) {
-      // Every later operation fails with the same config error, rather than falling back to the environment.
       const failed = Promise.reject(error as Error);
       failed.catch(() => undefined);
       this.#client = failed;
       this.#configuredWith = undefined;
-      return failed.then(() => undefined);
+      this.#configError = error as Error;
+      return Promise.resolve();
     }
+    this.#configError = undefined;
     return this.configure(settings);
+  }
+
+  /** The stack config problem `configure` found, if any: `check` reports it before any API call. */
+  configProblem(): CheckFailure | undefined {
+    return this.#configError === undefined ? undefined : { property: "", reason: this.#configError.message };
   }
 
   /**
@@ -130,6 +143,8 @@ export class IntakeSessionProviderImpl {
   }
 
   async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const problem = this.configProblem();
+    if (problem) return { inputs: news, failures: [problem] };
     return checkIntakeSessionInputs(olds, news);
   }
 

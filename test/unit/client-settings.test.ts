@@ -138,16 +138,15 @@ describe("where a refused value came from", () => {
   it("keeps a stack config error for every later operation rather than falling back to the environment", async () => {
     vi.stubEnv("KLAREFI_API_KEY", KEY);
     const impl = new IntakeSessionProviderImpl();
-    const configured = await impl.configureFrom(stackConfig({ "klarefi:apiKey": "sk_test_x" })).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect((configured as Error).message).toContain("from stack config klarefi:apiKey is malformed");
+    await impl.configureFrom(stackConfig({ "klarefi:apiKey": "sk_test_x" }));
+    const checked = await impl.check({}, {});
+    expect(checked.failures).toHaveLength(1);
+    expect(checked.failures[0]?.reason).toContain("from stack config klarefi:apiKey is malformed");
     const later = await impl.delete("ses_1").then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(later).toBe(configured);
+    expect((later as Error).message).toBe(checked.failures[0]?.reason);
   });
 });
 

@@ -74,6 +74,8 @@ export class CampaignLinksProviderImpl {
   }
 
   async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
+    const problem = this.#sessions.configProblem();
+    if (problem) return { inputs: news, failures: [problem] };
     const parsed = CampaignLinksInputs.safeParse(news);
     if (!parsed.success) {
       const failures = parsed.error.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issue.message }));
