@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type CampaignLinksInputs, desiredRows, type LinkState, summarize } from "../../provider/campaign/links/inputs";
 import { planCampaign, reissueGuard } from "../../provider/campaign/links/plan";
+import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
+import { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
 
 const base: CampaignLinksInputs = {
   keyScope: "proj/dev/hail",
@@ -82,5 +84,29 @@ describe("the mass-reissue guard", () => {
     const olds = { ...base, rows };
     const refusal = reissueGuard(olds, { ...olds, caseTypeId: "motor_claim", returnUrl: "https://x.example/back" });
     expect(refusal?.reason).toMatch(/8 live links \(c0, c1, c2, c3, c4, and 3 more\): a new caseTypeId, returnUrl needs a new link/);
+  });
+});
+
+describe("the bulk provider's check", () => {
+  const impl = () => new CampaignLinksProviderImpl(new IntakeSessionProviderImpl(), () => ({ info: () => {} }));
+
+  it("names each bad row field by its path, before any API call", async () => {
+    const news = { ...base, rows: { ...base.rows, c3: { applicant: "a3", locale: "nl_NL" }, c4: { applicant: "a4", returnUrl: "http://x.example/" } } };
+    const { failures } = await impl().check({}, news);
+    expect(failures.map((f) => f.property)).toEqual(["rows.c3.locale", "rows.c4.returnUrl"]);
+    expect(failures[0]?.reason).toMatch(/locale must be a BCP 47 language tag/);
+  });
+
+  it("refuses a new deadline in the past but keeps an old one so an expired campaign still refreshes and destroys", async () => {
+    const past = { ...base, expiresAt: "2020-01-01T00:00:00Z" };
+    expect((await impl().check(base, past)).failures[0]?.reason).toMatch(/in the past/);
+    expect((await impl().check(past, past)).failures).toEqual([]);
+  });
+
+  it("reports a stack config problem as one check failure", async () => {
+    const sessions = new IntakeSessionProviderImpl();
+    await sessions.configureFrom({ get: (key: string) => (key === "klarefi:baseUrl" ? "http://127.0.0.1:4010/api/v1" : key === "klarefi:apiKey" ? "sk_test_klarefi_local_0000000000000000" : undefined) });
+    const { failures } = await new CampaignLinksProviderImpl(sessions, () => ({ info: () => {} })).check({}, base);
+    expect(failures).toEqual([{ property: "", reason: expect.stringMatching(/^Stack config klarefi:baseUrl ends in \/api\/v1/) }]);
   });
 });

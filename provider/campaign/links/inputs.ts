@@ -9,15 +9,16 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { fields } from "../../../contract/fields";
 import { type SessionStatus } from "../../../contract/schemas";
 import type { SessionFields } from "../../session-ops";
 import { logicalNameFor } from "../rows";
 
-/** One applicant's row as the resource stores it. */
+/** One applicant's row as the resource stores it, checked with the contract's rules. */
 export const LinkRowInput = z.object({
-  applicant: z.string(),
-  locale: z.string().optional(),
-  returnUrl: z.string().optional(),
+  applicant: fields.externalId("applicant"),
+  locale: fields.locale("locale").optional(),
+  returnUrl: fields.returnUrl("returnUrl").optional(),
 });
 export type LinkRowInput = z.infer<typeof LinkRowInput>;
 
@@ -25,17 +26,17 @@ export type LinkRowInput = z.infer<typeof LinkRowInput>;
 export const CampaignLinksInputs = z.object({
   /** `${project}/${stack}/${campaign name}`; each row's key scope adds `-${row name}`. */
   keyScope: z.string().min(1),
-  caseTypeId: z.string(),
-  locale: z.string().optional(),
-  returnUrl: z.string().optional(),
-  expiresAt: z.string().optional(),
-  traceId: z.string().optional(),
-  rotation: z.string().optional(),
+  caseTypeId: fields.caseTypeId("caseTypeId"),
+  locale: fields.locale("locale").optional(),
+  returnUrl: fields.returnUrl("returnUrl").optional(),
+  expiresAt: fields.timestamp("expiresAt").optional(),
+  traceId: fields.traceId("traceId").optional(),
+  rotation: fields.label("rotation").optional(),
   /** `"allow"`: a change that needs new links for live rows may revoke and reissue them. */
   reissue: z.literal("allow").optional(),
   /** Rows that leave the campaign keep their links (the campaign's `retainOnDelete`). */
   retainRemovedRows: z.boolean().optional(),
-  rows: z.record(z.string(), LinkRowInput),
+  rows: z.record(fields.externalId("external case id"), LinkRowInput),
 });
 export type CampaignLinksInputs = z.infer<typeof CampaignLinksInputs>;
 

@@ -7,6 +7,8 @@
  * instead of one per link.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { expiryProblem } from "../../../contract/fields";
+import { issueMessage } from "../../../contract/messages";
 import type { Session } from "../../../contract/schemas";
 import { engineProgress, progressReporter, type ProgressSink } from "../../engine-log";
 import { baseIdempotencyKey } from "../../idempotency";
@@ -78,9 +80,13 @@ export class CampaignLinksProviderImpl {
     if (problem) return { inputs: news, failures: [problem] };
     const parsed = CampaignLinksInputs.safeParse(news);
     if (!parsed.success) {
-      const failures = parsed.error.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issue.message }));
+      const failures = parsed.error.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issueMessage(issue, news) }));
       return { inputs: news, failures };
     }
+    // A deadline in the past is refused only when it is new: a campaign whose links expired still refreshes and destroys.
+    const expiresAt = parsed.data.expiresAt;
+    const expiry = expiresAt !== undefined && expiresAt !== olds.expiresAt ? expiryProblem("expiresAt", expiresAt, Date.now()) : undefined;
+    if (expiry !== undefined) return { inputs: news, failures: [{ property: "expiresAt", reason: expiry }] };
     const refusal = reissueGuard(olds as Partial<CampaignLinksInputs>, parsed.data);
     return { inputs: parsed.data, failures: refusal ? [refusal] : [] };
   }
