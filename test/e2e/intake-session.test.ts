@@ -3,7 +3,7 @@ import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { type ApiCalls, callsSince, startTestServer, type TestServer } from "../helpers/server";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
 
 const klarefi = builtPackage();
@@ -33,6 +33,39 @@ afterAll(async () => {
 
 const config = () => klarefiStackConfig(server);
 
+const CREATE = "POST /api/v1/sessions";
+const READ = "GET /api/v1/sessions/{id}";
+const REVOKE = "POST /api/v1/sessions/{id}/revoke";
+
+/** Runs `action` and answers the `/api/v1` calls the server served meanwhile (`{}`: none), and what the action gave or threw. */
+async function callsDuring<T>(action: () => Promise<T>): Promise<{ calls: ApiCalls; result?: T; error?: unknown }> {
+  const before = await server.admin.apiCalls();
+  let outcome: { result?: T; error?: unknown };
+  try {
+    outcome = { result: await action() };
+  } catch (error) {
+    outcome = { error };
+  }
+  return { calls: callsSince(before, await server.admin.apiCalls()), ...outcome };
+}
+
+/** One session per case id, with an optional `rotation` and `expiresAt` for every one of them. */
+function sessionsProgram(caseIds: () => string[], extra: () => { rotation?: string; expiresAt?: string } = () => ({})) {
+  return async () => {
+    const out: Record<string, pulumi.Output<string>> = {};
+    for (const caseId of caseIds()) {
+      const s = new klarefi.IntakeSession(`count-${caseId}`, {
+        caseTypeId: "travel_claim",
+        externalCaseId: caseId,
+        externalApplicantId: `applicant-${caseId}`,
+        ...extra(),
+      });
+      out[caseId] = s.sessionId;
+    }
+    return out;
+  };
+}
+
 interface Row {
   caseId: string;
   locale: string;
@@ -49,6 +82,7 @@ function programFor(rows: () => Row[], opts: { twin?: boolean } = {}) {
         externalApplicantId: `applicant-${row.caseId}`,
         returnUrl: `https://claims.example.com/${row.caseId}`,
         locale: row.locale,
+        reissue: "allow", // the lifecycle test replaces a live link on purpose
       });
       out[`${row.caseId}_id`] = s.sessionId;
       out[`${row.caseId}_url`] = s.signedUrl;
@@ -147,6 +181,93 @@ describe("IntakeSession through the real engine", () => {
 
       await stack.destroy();
       expect(await server.admin.sessions({ status: "open" })).toEqual([]);
+    });
+  });
+
+  it("makes one create per link on up, one read per link on refresh, one revoke per link on destroy, and no call on a no-change preview or a failed check", async () => {
+    let caseIds = ["n1", "n2", "n3"];
+    let extra: { expiresAt?: string } = {};
+    const program = sessionsProgram(() => caseIds, () => extra);
+    await withInlineStack({ projectName: "klarefi-calls", program, config: config() }, async ({ stack }) => {
+      const up = await callsDuring(() => stack.up());
+      expect(up.error).toBeUndefined();
+      expect(up.calls).toEqual({ [`${CREATE} 201`]: 3 });
+
+      const preview = await callsDuring(() => stack.preview());
+      expect(preview.result?.changeSummary).toEqual({ same: 4 });
+      expect(preview.calls).toEqual({});
+
+      const refresh = await callsDuring(() => stack.refresh());
+      expect(refresh.result?.summary.result).toBe("succeeded");
+      expect(refresh.calls).toEqual({ [`${READ} 200`]: 3 });
+
+      const destroy = await callsDuring(() => stack.destroy());
+      expect(destroy.result?.summary.resourceChanges?.delete).toBe(4);
+      expect(destroy.calls).toEqual({ [`${REVOKE} 200`]: 3 });
+      expect(await server.admin.sessions({ status: "open", case_type_id: "travel_claim" })).toEqual([]);
+
+      // One input the check refuses (an expiry in the past, which only the API would also refuse):
+      // neither preview nor up reaches the API.
+      caseIds = ["bad"];
+      extra = { expiresAt: "2020-01-01T00:00:00Z" };
+      const badUp = await callsDuring(() => stack.up());
+      expect(badUp.calls).toEqual({});
+      expect(String(badUp.error)).toContain("expiresAt 2020-01-01T00:00:00Z is in the past");
+      const badPreview = await callsDuring(() => stack.preview());
+      expect(badPreview.calls).toEqual({});
+      expect(String(badPreview.error)).toContain("expiresAt 2020-01-01T00:00:00Z is in the past");
+      expect(await server.admin.sessions({ external_case_id: "bad" })).toEqual([]);
+    });
+  });
+
+  it("replaces the link when rotation changes: a new open session first, then the old one revoked", async () => {
+    let rotation = "2027-spring";
+    const program = sessionsProgram(() => ["rot"], () => ({ rotation }));
+    await withInlineStack({ projectName: "klarefi-rotation", program, config: config() }, async ({ stack }) => {
+      const first = await stack.up();
+      const oldId = first.outputs.rot?.value as string;
+      expect(oldId).toMatch(/^ses_/);
+
+      rotation = "2027-autumn";
+      const preview = await stack.preview();
+      expect(preview.changeSummary).toEqual({ same: 1, replace: 1 });
+      const rotated = await callsDuring(() => stack.up());
+      expect(rotated.result?.summary.resourceChanges).toEqual({ same: 1, replace: 1 });
+      expect(rotated.calls).toEqual({ [`${CREATE} 201`]: 1, [`${REVOKE} 200`]: 1 });
+      const newId = rotated.result?.outputs.rot?.value as string;
+      expect(newId).toMatch(/^ses_/);
+      expect(newId).not.toBe(oldId);
+      const sessions = await server.admin.sessions({ external_case_id: "rot" });
+      expect(Object.fromEntries(sessions.map((s) => [s.session_id, s.status]))).toEqual({ [oldId]: "revoked", [newId]: "open" });
+    });
+  });
+
+  it("drops a session the API no longer knows from state on refresh, and keeps the ones it knows", async () => {
+    let caseIds = ["gone"];
+    const program = sessionsProgram(() => caseIds);
+    await withInlineStack({ projectName: "klarefi-gone", program, config: config() }, async ({ stack }) => {
+      const first = await stack.up();
+      const goneId = first.outputs.gone?.value as string;
+      // The server forgets every session it has (the only way its admin API deletes one).
+      await server.admin.reset();
+      expect(await server.admin.sessions()).toEqual([]);
+      caseIds = ["gone", "kept"];
+      const second = await stack.up();
+      expect(second.summary.resourceChanges).toEqual({ same: 2, create: 1 });
+      const keptId = second.outputs.kept?.value as string;
+
+      const refresh = await callsDuring(() => stack.refresh());
+      expect(refresh.result?.summary.result).toBe("succeeded");
+      expect(refresh.calls).toEqual({ [`${READ} 404`]: 1, [`${READ} 200`]: 1 });
+      const inState = Object.keys(await sessionOutputs(stack)).sort();
+      expect(inState).toEqual(["count-kept"]);
+      expect((await sessionOutputs(stack))["count-kept"]?.sessionId).toBe(keptId);
+      expect(keptId).not.toBe(goneId);
+
+      // The next up creates the dropped link again rather than trusting a session that is gone.
+      const third = await stack.up();
+      expect(third.summary.resourceChanges).toEqual({ same: 2, create: 1 });
+      expect(third.outputs.gone?.value).not.toBe(goneId);
     });
   });
 

@@ -1,7 +1,14 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import * as pulumi from "@pulumi/pulumi";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
-import { startTestServer, type TestServer } from "../helpers/server";
+import type { Deployment } from "@pulumi/pulumi/automation";
+import { fetch } from "undici";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { builtPackage, klarefiStackConfig, repoRoot, withInlineStack } from "../helpers/pulumi";
+import { callsSince, startTestServer, type TestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
@@ -85,5 +92,109 @@ describe("upgrading the provider under live links", () => {
       expect(destroyed.summary.resourceChanges?.delete).toBe(2);
       expect((await server.admin.sessions()).find((s) => s.session_id === sessionId)?.status).toBe("revoked");
     });
+  });
+});
+
+/**
+ * State written by the first release (commit 733c252) for the program in
+ * program/index.js, with the local server's database holding its sessions;
+ * made by generate.sh in that folder (see its README.md).
+ */
+const RELEASE = path.join(repoRoot, "test", "fixtures", "release-733c252");
+
+interface ExportedResource {
+  urn: string;
+  type: string;
+  outputs?: Record<string, unknown>;
+}
+
+/**
+ * A copy of the release's server database, its times moved forward so that
+ * the sessions were created just now: the links would otherwise expire 30
+ * days after the fixture was made, and an expired link cannot be revoked.
+ */
+function releaseDatabase(dir: string): string {
+  const db = path.join(dir, "klarefi.db");
+  copyFileSync(path.join(RELEASE, "klarefi.db"), db);
+  const madeAt = Date.parse(readFileSync(path.join(RELEASE, "created-at.txt"), "utf8").trim());
+  const shiftMs = Math.max(0, Math.floor((Date.now() - madeAt) / 1000) * 1000);
+  const sqlite = new DatabaseSync(db);
+  try {
+    sqlite.prepare("UPDATE sessions SET created_at = created_at + ?, expires_at = expires_at + ?").run(shiftMs, shiftMs);
+    sqlite.prepare("UPDATE idempotency_keys SET created_at = created_at + ?").run(shiftMs);
+  } finally {
+    sqlite.close();
+  }
+  return db;
+}
+
+/** The path and query of a signed URL, to open it on whatever port the server listens now. */
+function linkPart(signedUrl: string): string {
+  const url = new URL(signedUrl);
+  return `${url.pathname}${url.search}`;
+}
+
+describe("state written by the first release", () => {
+  it("imports unchanged: preview shows no change and makes no API call, and destroy revokes every link the release made", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "klarefi-release-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const releaseServer = await startTestServer({ dbPath: releaseDatabase(dir) });
+    onTestFinished(() => releaseServer.stop());
+
+    const deployment = JSON.parse(readFileSync(path.join(RELEASE, "state.json"), "utf8")) as Deployment;
+    const resources = (deployment.deployment as { resources: ExportedResource[] }).resources;
+    const sessions = resources.filter((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession");
+    const ids = sessions.map((r) => String(r.outputs?.sessionId)).sort();
+    expect(ids).toHaveLength(4);
+    // The release's links are secrets in its state: encrypted, never plaintext.
+    for (const r of sessions) expect(Object.keys(r.outputs?.signedUrl as object)).toContain("ciphertext");
+    // The server the test started holds the sessions the release created, open.
+    expect((await releaseServer.admin.sessions({ status: "open" })).map((s) => s.session_id).sort()).toEqual(ids);
+
+    // Today's package runs the release's program (it loads @klarefi/pulumi by name).
+    const programFile = path.join(RELEASE, "program", "index.js");
+    const nodeRequire = createRequire(__filename);
+    const program = async () => {
+      delete nodeRequire.cache[programFile];
+      return nodeRequire(programFile) as Record<string, unknown>;
+    };
+    await withInlineStack(
+      {
+        projectName: "klarefi-release1",
+        stackName: "release1",
+        stackSettingsFile: path.join(RELEASE, "Pulumi.release1.yaml"),
+        program,
+        // The release's stack took its base URL from the environment, so its state names no port.
+        env: { KLAREFI_BASE_URL: releaseServer.url },
+      },
+      async ({ stack }) => {
+        await stack.importStack(deployment);
+
+        const beforePreview = await releaseServer.admin.apiCalls();
+        const preview = await stack.preview();
+        expect(preview.changeSummary).toEqual({ same: 6 }); // the stack, the campaign and four sessions
+        expect(callsSince(beforePreview, await releaseServer.admin.apiCalls())).toEqual({});
+
+        const outputs = await stack.outputs();
+        const links = [
+          outputs.signedUrl?.value as string,
+          ...Object.values(outputs.links?.value as Record<string, { signedUrl: string }>).map((l) => l.signedUrl),
+        ];
+        expect(links).toHaveLength(3);
+        for (const link of links) expect(link).toMatch(/\/i\/ses_\w+\?exp=\d+&sig=[0-9a-f]+$/);
+
+        const beforeDestroy = await releaseServer.admin.apiCalls();
+        const destroyed = await stack.destroy();
+        expect(destroyed.summary.resourceChanges?.delete).toBe(6);
+        expect(callsSince(beforeDestroy, await releaseServer.admin.apiCalls())).toEqual({ "POST /api/v1/sessions/{id}/revoke 200": 4 });
+        const after = await releaseServer.admin.sessions();
+        expect(Object.fromEntries(after.map((s) => [s.session_id, s.status]))).toEqual(Object.fromEntries(ids.map((id) => [id, "revoked"])));
+        for (const link of links) {
+          const page = await fetch(`${releaseServer.url}${linkPart(link)}`);
+          expect(page.status).toBe(410);
+          await page.text();
+        }
+      },
+    );
   });
 });

@@ -5,9 +5,26 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offlinePulumiEnv, randomStackName, repoRoot } from "../helpers/pulumi";
 import { startTestServer, type TestServer } from "../helpers/server";
+import { waitFor } from "../helpers/wait";
 
 // These tests drive the `pulumi` CLI on a program folder, so that a run can be
 // killed the hard way (SIGKILL to the CLI and every plugin it started).
+
+/** Preload that widens every undici pool of a `pulumi` run to 64 connections (see the file). */
+const WIDE_POOL = path.join(repoRoot, "test", "helpers", "wide-connection-pool.cjs");
+
+/** Environment for a `pulumi` run whose provider gets a 64-connection pool, logging each pool to `log`. */
+function widePoolEnv(log: string): Record<string, string> {
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${WIDE_POOL}`.trim(), KLAREFI_TEST_POOL_LOG: log };
+}
+
+/** The connection counts the provider's client asked for in a run under widePoolEnv (each pool got 64). */
+function poolsAsked(log: string): (number | null)[] {
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => (JSON.parse(line) as { asked: number | null; given: number }).asked);
+}
 
 let server: TestServer;
 beforeAll(async () => {
@@ -110,16 +127,6 @@ function killProcessesWithEnv(marker: string): number {
   return killed;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 600 && Date.now() < deadline; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
-}
-
 describe("reliability of provisioning runs", () => {
   it("never leaves two open sessions for one resource when a pulumi up is killed mid-create and run again", async () => {
     await server.admin.reset({ faults: true });
@@ -138,12 +145,18 @@ describe("reliability of provisioning runs", () => {
         stdio: "ignore",
       });
       const exited = new Promise((resolve) => run.on("exit", resolve));
-      const committed = await waitFor("the session to be committed", async () => {
-        const open = await server.admin.sessions({ external_case_id: "storm_1" });
-        return open.length > 0 ? open : undefined;
-      });
+      const committed = await waitFor(
+        "the session to be committed",
+        async () => {
+          const open = await server.admin.sessions({ external_case_id: "storm_1" });
+          return open.length > 0 ? open : undefined;
+        },
+        { tries: 600, intervalMs: 100, timeoutMs: 60_000 },
+      );
       expect(committed).toHaveLength(1);
-      process.kill(-(run.pid ?? 0), "SIGKILL");
+      // Without a pid, -(pid ?? 0) would be 0: the test runner's own process group.
+      if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to kill.");
+      process.kill(-run.pid, "SIGKILL");
       await exited;
       killProcessesWithEnv(`PULUMI_HOME=${project.env.PULUMI_HOME}`);
       await server.admin.setFaults({ commitThenDrop: 0 });
@@ -166,7 +179,7 @@ describe("reliability of provisioning runs", () => {
     }
   });
 
-  it("provisions 40 links with --parallel 64 through a storm of 429s without exceeding the concurrency cap", async () => {
+  it("provisions 40 links with --parallel 64 through a storm of 429s without exceeding the concurrency cap, over a 64-connection pool", async () => {
     await server.admin.reset({ faults: true });
     const project = cliProject(40);
     try {
@@ -175,8 +188,11 @@ describe("reliability of provisioning runs", () => {
       expectOk(await project.pulumi(["config", "set", "klarefi:baseUrl", server.url]));
       expectOk(await project.pulumi(["config", "set", "klarefi:maxConcurrentRequests", "4"]));
       await server.admin.setFaults({ seed: 5, rate429: 0.3, retryAfterSeconds: 0, latencyMs: 20 });
-      expectOk(await project.pulumi(["up", "--yes", "--skip-preview", "--parallel", "64"]));
+      const poolLog = path.join(project.dir, "pools.log");
+      expectOk(await project.pulumi(["up", "--yes", "--skip-preview", "--parallel", "64"], widePoolEnv(poolLog)));
       await server.admin.setFaults({ rate429: 0, latencyMs: 0 });
+      // The provider's client asked for a pool of 4 and got 64: the cap below is the semaphore's doing.
+      expect(poolsAsked(poolLog)).toContain(4);
 
       const open = await server.admin.sessions({ status: "open", case_type_id: "hail_damage" });
       expect(open).toHaveLength(40);
@@ -190,6 +206,27 @@ describe("reliability of provisioning runs", () => {
 
       expectOk(await project.pulumi(["destroy", "--yes", "--skip-preview", "--parallel", "64"]));
       expect(await server.admin.sessions({ status: "open", case_type_id: "hail_damage" })).toEqual([]);
+    } finally {
+      await project.cleanup();
+    }
+  });
+
+  it("keeps the provider at the default of 8 API calls in flight when klarefi:maxConcurrentRequests is not set", async () => {
+    await server.admin.reset({ faults: true });
+    const project = cliProject(24);
+    try {
+      expectOk(await project.pulumi(["stack", "init"]));
+      expectOk(await project.pulumi(["config", "set", "--secret", "klarefi:apiKey", server.apiKey]));
+      expectOk(await project.pulumi(["config", "set", "klarefi:baseUrl", server.url]));
+      // Each create holds the server for 1 s, so 24 creates asked for at once pile up behind the cap.
+      await server.admin.setFaults({ latencyMs: 1000 });
+      const poolLog = path.join(project.dir, "pools.log");
+      expectOk(await project.pulumi(["up", "--yes", "--skip-preview", "--parallel", "64"], widePoolEnv(poolLog)));
+      await server.admin.setFaults({ latencyMs: 0 });
+
+      expect(poolsAsked(poolLog)).toContain(8);
+      expect(await server.admin.sessions({ status: "open", case_type_id: "hail_damage" })).toHaveLength(24);
+      expect(await server.admin.peakInFlight()).toBe(8);
     } finally {
       await project.cleanup();
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -37,7 +37,16 @@ export interface TempStack {
  * resolves `@klarefi/pulumi` by package name.
  */
 export async function withInlineStack<T>(
-  options: { projectName?: string; program: PulumiFn; config?: Record<string, { value: string; secret?: boolean }>; env?: Record<string, string> },
+  options: {
+    projectName?: string;
+    /** A fixed stack name (an imported state's URNs name their stack); random by default. */
+    stackName?: string;
+    /** A `Pulumi.<stack>.yaml` to start the stack from: its `encryptionsalt` and config (e.g. from a state fixture). */
+    stackSettingsFile?: string;
+    program: PulumiFn;
+    config?: Record<string, { value: string; secret?: boolean }>;
+    env?: Record<string, string>;
+  },
   fn: (t: TempStack) => Promise<T>,
 ): Promise<T> {
   const base = path.join(repoRoot, ".klarefi", "tmp");
@@ -49,10 +58,12 @@ export async function withInlineStack<T>(
   mkdirSync(workDir);
   mkdirSync(pulumiHome);
   const env = { ...offlinePulumiEnv(backendDir, pulumiHome), ...options.env };
-  const stackName = randomStackName();
+  const stackName = options.stackName ?? randomStackName();
   const projectName = options.projectName ?? "klarefi-test";
   let stack: Stack | undefined;
   try {
+    // `stack init` keeps the encryption salt of a settings file already in place.
+    if (options.stackSettingsFile !== undefined) copyFileSync(options.stackSettingsFile, path.join(workDir, `Pulumi.${stackName}.yaml`));
     stack = await LocalWorkspace.createStack(
       { stackName, projectName, program: options.program },
       {

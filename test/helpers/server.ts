@@ -3,19 +3,21 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetch, type RequestInit, type Response } from "undici";
-import type { CreateSessionRequest, Session } from "../../contract/schemas";
+import { type CreateSessionRequest, Session } from "../../contract/schemas";
 import {
   AdminClockResponse,
   AdminCounters,
   type AdminCounter,
   AdminSessionList,
   type AdminSessionsQuery,
+  apiKeyScope,
   FaultConfig,
   type KlarefiServerOptions,
   type ResolvedFaultConfig,
   type RunningKlarefiServer,
   startKlarefiServer,
 } from "../../server";
+import { waitFor } from "./wait";
 
 /** The seed document's example request, verbatim. */
 export const SEED_EXAMPLE_BODY = {
@@ -30,9 +32,13 @@ export const SEED_EXAMPLE_BODY = {
 /** Typed calls to the dev-only `/_admin/*` endpoints of a running server. */
 export interface AdminClient {
   counters(): Promise<AdminCounter[]>;
+  /** `/api/v1` calls served since the last reset, by `"<route template> <status>"`; see `callsSince`. */
+  apiCalls(): Promise<ApiCalls>;
   /** Most /api/v1 requests served at once since the last reset. */
   peakInFlight(): Promise<number>;
   sessions(filter?: AdminSessionsQuery): Promise<Session[]>;
+  /** Marks an open session completed as if the applicant had submitted (`POST /_admin/sessions/{id}/complete`). */
+  completeSession(sessionId: string): Promise<Session>;
   faults(): Promise<ResolvedFaultConfig>;
   setFaults(config: FaultConfig): Promise<ResolvedFaultConfig>;
   advanceClock(seconds: number): Promise<string>;
@@ -49,6 +55,42 @@ export interface TestServer extends RunningKlarefiServer {
   createSession(body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Closes the server and removes its temporary database folder. */
   stop(): Promise<void>;
+}
+
+/** Calls by `"<route template> <status>"`, e.g. `{ "POST /api/v1/sessions 201": 3 }`. */
+export type ApiCalls = Record<string, number>;
+
+/** Sums the server's counters by route and status (dropped answers included: the call was made). */
+export function apiCallsOf(counters: AdminCounter[]): ApiCalls {
+  const calls: ApiCalls = {};
+  for (const c of counters) {
+    const key = `${c.route} ${c.status}`;
+    calls[key] = (calls[key] ?? 0) + c.count;
+  }
+  return calls;
+}
+
+/** The calls made between two readings of `admin.apiCalls()`, without the unchanged ones: `{}` means none. */
+export function callsSince(before: ApiCalls, after: ApiCalls): ApiCalls {
+  const added: ApiCalls = {};
+  for (const [key, n] of Object.entries(after)) {
+    const delta = n - (before[key] ?? 0);
+    if (delta !== 0) added[key] = delta;
+  }
+  for (const key of Object.keys(before)) if (!(key in after)) added[key] = -(before[key] ?? 0);
+  return added;
+}
+
+/**
+ * Waits until a create holds `idempotencyKey` on the server (its record is
+ * in flight), so a test can send a duplicate while the first is known to be
+ * running instead of sleeping for a head start. Bounded by count and time.
+ */
+export async function waitForHeldKey(server: TestServer, idempotencyKey: string, apiKey: string = server.apiKey): Promise<void> {
+  const scope = apiKeyScope(apiKey);
+  await waitFor(`a create to hold the idempotency key "${idempotencyKey}"`, () =>
+    server.store.idempotencyState(scope, idempotencyKey) === "in_flight" ? true : undefined,
+  );
 }
 
 let counter = 0;
@@ -92,6 +134,7 @@ export async function startTestServer(options: KlarefiServerOptions = {}): Promi
 
   const admin: AdminClient = {
     counters: async () => AdminCounters.parse(await adminFetch("GET", "/_admin/counters")).counters,
+    apiCalls: async () => apiCallsOf(AdminCounters.parse(await adminFetch("GET", "/_admin/counters")).counters),
     peakInFlight: async () => AdminCounters.parse(await adminFetch("GET", "/_admin/counters")).peak_in_flight,
     sessions: async (filter = {}) => {
       const query = new URLSearchParams(
@@ -99,6 +142,8 @@ export async function startTestServer(options: KlarefiServerOptions = {}): Promi
       ).toString();
       return AdminSessionList.parse(await adminFetch("GET", `/_admin/sessions${query === "" ? "" : `?${query}`}`)).data;
     },
+    completeSession: async (sessionId) =>
+      Session.parse(await adminFetch("POST", `/_admin/sessions/${encodeURIComponent(sessionId)}/complete`)),
     faults: async () => (await adminFetch("GET", "/_admin/faults")) as ResolvedFaultConfig,
     setFaults: async (config) => (await adminFetch("PUT", "/_admin/faults", FaultConfig.parse(config))) as ResolvedFaultConfig,
     advanceClock: async (seconds) =>

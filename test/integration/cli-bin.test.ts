@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/server";
 
 /**
@@ -112,6 +112,11 @@ describe("node bin/klarefi.js", () => {
     });
     let stdout = "";
     const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    onTestFinished(async () => {
+      // A failed test must not leave the server running.
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    });
     const ready = new Promise<string>((resolveReady, reject) => {
       child.stdout.on("data", (d: Buffer) => {
         stdout += d.toString();

@@ -1,9 +1,13 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { main } from "../../cli/main";
 import { Klarefi, KlarefiApiError } from "../../client";
 import { DEFAULT_TEST_API_KEY } from "../../server";
 
-/** `klarefi dev` through `main()`, stopped with the io's abort signal instead of SIGINT. */
+/**
+ * `klarefi dev` through `main()`, stopped with the io's abort signal instead
+ * of SIGINT. Every server started here is stopped when its test ends, passed
+ * or failed.
+ */
 
 interface DevRun {
   url: Promise<string>;
@@ -23,6 +27,13 @@ function startDev(args: string[]): DevRun {
   });
   let finished = false;
   void exited.then(() => (finished = true));
+  const stop = async () => {
+    controller.abort();
+    return exited;
+  };
+  onTestFinished(async () => {
+    await stop();
+  });
   const url = (async () => {
     // Bounded wait for the ready line: at most 200 checks, 50 ms apart.
     for (let i = 0; i < 200; i++) {
@@ -36,10 +47,7 @@ function startDev(args: string[]): DevRun {
   return {
     url,
     output: () => stdout + stderr,
-    stop: async () => {
-      controller.abort();
-      return exited;
-    },
+    stop,
   };
 }
 

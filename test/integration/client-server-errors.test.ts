@@ -12,12 +12,13 @@ import {
   KlarefiTimeoutError,
   KlarefiValidationError,
 } from "../../client";
-import { closedPort, sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { closedPort, sessionBody, startTestServer, type TestServer, waitForHeldKey } from "../helpers/server";
 
 /** Every error class, produced from a real answer of the local server. */
 
 let server: TestServer;
 const clients: Klarefi[] = [];
+/** Debug lines the clients logged during the current test (emptied before each test). */
 const logLines: string[] = [];
 
 function client(options: ConstructorParameters<typeof Klarefi>[0] = {}): Klarefi {
@@ -33,7 +34,13 @@ function client(options: ConstructorParameters<typeof Klarefi>[0] = {}): Klarefi
   return klarefi;
 }
 
-async function failure(promise: Promise<unknown>): Promise<KlarefiError> {
+/**
+ * Awaits a call that must fail and checks that neither the error nor the
+ * lines the client logged for it carry the server's API key. A call that got
+ * an answer (or tried to) logged at least one line; `logs: false` is for a
+ * call refused before any attempt.
+ */
+async function failure(promise: Promise<unknown>, { logs = true }: { logs?: boolean } = {}): Promise<KlarefiError> {
   const error = await promise.then(
     () => {
       throw new Error("expected the call to fail");
@@ -41,7 +48,10 @@ async function failure(promise: Promise<unknown>): Promise<KlarefiError> {
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(KlarefiError);
-  return error as KlarefiError;
+  if (logs) expect(logLines.length, "debug lines logged by this call").toBeGreaterThan(0);
+  const e = error as KlarefiError;
+  for (const text of [e.message, String(e.stack), inspect(e), ...logLines]) expect(text).not.toContain(server.apiKey);
+  return e;
 }
 
 beforeAll(async () => {
@@ -51,10 +61,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await server?.stop();
-  for (const line of logLines) expect(line).not.toContain(server.apiKey);
 });
 
 beforeEach(async () => {
+  logLines.length = 0;
   await server.admin.reset({ faults: true, clock: true });
 });
 
@@ -99,15 +109,15 @@ describe("errors from real server answers", () => {
   });
 
   it("a key still in flight gives KlarefiConflictError with idempotency_key_in_use when retries are off", async () => {
-    await server.admin.setFaults({ latencyMs: 800 });
+    // The first create holds its key for 1.5 s after taking it.
+    await server.admin.setFaults({ latencyMs: 1500 });
     const body = sessionBody();
     const first = client().sessions.create(body);
-    // Let the first request reach the server and take the key.
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForHeldKey(server, body.idempotency_key);
     const error = await failure(client().sessions.create(body));
     expect(error).toBeInstanceOf(KlarefiConflictError);
     expect(error).toMatchObject({ status: 409, code: "idempotency_key_in_use" });
-    await first;
+    expect((await first).idempotency_key).toBe(body.idempotency_key);
   });
 
   it("an injected 429 gives KlarefiRateLimitError with the server's Retry-After", async () => {
@@ -154,7 +164,7 @@ describe("errors from real server answers", () => {
   it("a closed client refuses further calls", async () => {
     const klarefi = client();
     await klarefi.close();
-    const error = await failure(klarefi.sessions.retrieve("ses_1"));
+    const error = await failure(klarefi.sessions.retrieve("ses_1"), { logs: false });
     expect(error).toBeInstanceOf(KlarefiConnectionError);
     expect(error.message).toContain("the Klarefi client was closed");
   });

@@ -1,6 +1,6 @@
-import { MockAgent } from "undici";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { IntakeSessionProviderImpl, settingsFromConfig } from "../../provider/intake-session";
+import { Agent, MockAgent } from "undici";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import { DEFAULT_MAX_CONCURRENT_REQUESTS, IntakeSessionProviderImpl, settingsFromConfig } from "../../provider/intake-session";
 import { startTestServer, type TestServer } from "../helpers/server";
 
 // Provider methods called directly, against the local server: no engine here.
@@ -14,7 +14,8 @@ afterAll(async () => {
   await server?.stop();
 });
 beforeEach(async () => {
-  await server.admin.reset({ faults: true });
+  // Every test starts on real time: some move the server clock 31 days ahead.
+  await server.admin.reset({ faults: true, clock: true });
 });
 
 let scopeCounter = 0;
@@ -166,6 +167,7 @@ describe("IntakeSession provider methods", () => {
 
   it("reports a session the API answered with but that does not match the request as created-with-error, with its id", async () => {
     const agent = new MockAgent();
+    onTestFinished(() => agent.close());
     agent.disableNetConnect();
     const base = "http://klarefi.test";
     const wrong = {
@@ -195,7 +197,6 @@ describe("IntakeSession provider methods", () => {
     expect(error.id).toBe("ses_mismatch");
     expect(error.properties).toMatchObject({ sessionId: "ses_mismatch", externalCaseId: "someone_elses_case" });
     expect(error.reasons).toHaveLength(1);
-    await agent.close();
   });
 
   it("never puts the API key into an error message", async () => {
@@ -208,17 +209,29 @@ describe("IntakeSession provider methods", () => {
   });
 
   it("reads credentials from stack config first and the environment second", () => {
-    const env = { ...process.env };
-    try {
-      process.env.KLAREFI_API_KEY = "sk_test_fromenvironment";
-      process.env.KLAREFI_BASE_URL = "http://127.0.0.1:1";
-      expect(settingsFromConfig(configOf({ "klarefi:apiKey": "sk_test_fromconfig" }))).toMatchObject({
-        apiKey: "sk_test_fromconfig",
-        baseUrl: "http://127.0.0.1:1",
-      });
-      expect(() => settingsFromConfig(configOf({ "klarefi:maxConcurrentRequests": "many" }))).toThrow(/klarefi:maxConcurrentRequests must be a whole number/);
-    } finally {
-      process.env = env;
-    }
+    onTestFinished(() => {
+      vi.unstubAllEnvs();
+    });
+    vi.stubEnv("KLAREFI_API_KEY", "sk_test_fromenvironment");
+    vi.stubEnv("KLAREFI_BASE_URL", "http://127.0.0.1:1");
+    expect(settingsFromConfig(configOf({ "klarefi:apiKey": "sk_test_fromconfig" }))).toMatchObject({
+      apiKey: "sk_test_fromconfig",
+      baseUrl: "http://127.0.0.1:1",
+    });
+    expect(() => settingsFromConfig(configOf({ "klarefi:maxConcurrentRequests": "many" }))).toThrow(/klarefi:maxConcurrentRequests must be a whole number/);
+  });
+
+  it("keeps at most 8 API calls in flight when klarefi:maxConcurrentRequests is not set, even over a pool of 64 connections", async () => {
+    expect(DEFAULT_MAX_CONCURRENT_REQUESTS).toBe(8);
+    // A pool wider than the cap: only the client's semaphore can hold the server's peak to 8.
+    const wide = new Agent({ connections: 64 });
+    onTestFinished(() => wide.close());
+    const impl = new IntakeSessionProviderImpl();
+    await impl.configure({ ...settingsFromConfig(configOf({ "klarefi:apiKey": server.apiKey, "klarefi:baseUrl": server.url })), dispatcher: wide });
+    await server.admin.setFaults({ latencyMs: 300 });
+    const created = await Promise.all(Array.from({ length: 24 }, (_, n) => impl.create(inputs({ externalCaseId: `claim_cap_${n}` }))));
+    await server.admin.setFaults({});
+    expect(new Set(created.map((c) => c.id)).size).toBe(24);
+    expect(await server.admin.peakInFlight()).toBe(8);
   });
 });
