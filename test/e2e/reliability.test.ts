@@ -1,9 +1,9 @@
-import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { offlinePulumiEnv, randomStackName, repoRoot } from "../helpers/pulumi";
+import { clearFileBackendLocks, cliProject, type CliProject, expectOk, killProcessesWithEnv } from "../helpers/cli-project";
+import { repoRoot } from "../helpers/pulumi";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
 
@@ -49,88 +49,15 @@ for (let i = 1; i <= count; i++) {
 exports.ids = ids;
 `;
 
-interface CliProject {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  stack: string;
-  backendDir: string;
-  pulumi(args: string[], extraEnv?: Record<string, string>): Promise<{ status: number | null; output: string }>;
-  cleanup(): Promise<void>;
-}
-
-function cliProject(sessions: number): CliProject {
-  const base = path.join(repoRoot, ".klarefi", "tmp");
-  mkdirSync(base, { recursive: true });
-  const dir = mkdtempSync(path.join(base, "cli-"));
-  const backendDir = mkdtempSync(path.join(tmpdir(), "klarefi-backend-"));
-  const home = path.join(dir, ".home");
-  mkdirSync(home);
-  writeFileSync(path.join(dir, "Pulumi.yaml"), "name: klarefi-reliability\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n");
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "klarefi-reliability", private: true, main: "index.js" }));
-  writeFileSync(path.join(dir, "index.js"), PROGRAM);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...offlinePulumiEnv(backendDir, home),
-    KLAREFI_TEST_SESSIONS: String(sessions),
-    PATH: `${path.join(repoRoot, "node_modules", ".bin")}:${process.env.PATH ?? ""}`,
-  };
-  const stack = randomStackName("rel");
-  // Asynchronous on purpose: the Klarefi server runs in this process and must keep answering.
-  const pulumi = (args: string[], extraEnv: Record<string, string> = {}) =>
-    new Promise<{ status: number | null; output: string }>((resolve) => {
-      execFile(
-        "pulumi",
-        [...args, "--non-interactive", "--stack", stack],
-        { cwd: dir, env: { ...env, ...extraEnv }, encoding: "utf8", timeout: 180_000, maxBuffer: 32 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          const code = error && typeof error.code === "number" ? error.code : error ? -1 : 0;
-          resolve({ status: code, output: `${stdout}\n${stderr}` });
-        },
-      );
-    });
-  return {
-    dir,
-    env,
-    stack,
-    backendDir,
-    pulumi,
-    async cleanup() {
-      await pulumi(["destroy", "--yes", "--skip-preview"]);
-      await pulumi(["stack", "rm", "--yes", "--force"]);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(backendDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function expectOk(result: { status: number | null; output: string }) {
-  if (result.status !== 0) throw new Error(`pulumi failed (${result.status}):\n${result.output.slice(-3000)}`);
-}
-
-/**
- * SIGKILLs every process whose environment holds `marker`. The CLI starts its
- * plugins in process groups of their own, so killing the CLI's group leaves
- * them behind, as a crash would; the test must not.
- */
-function killProcessesWithEnv(marker: string): number {
-  let killed = 0;
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/environ`, "latin1").includes(marker)) {
-        process.kill(Number(pid), "SIGKILL");
-        killed += 1;
-      }
-    } catch {
-      // The process ended meanwhile, or is not ours to read.
-    }
-  }
-  return killed;
+/** A CLI project whose program makes `sessions` IntakeSessions. */
+function sessionsProject(sessions: number): CliProject {
+  return cliProject("klarefi-reliability", PROGRAM, { KLAREFI_TEST_SESSIONS: String(sessions) });
 }
 
 describe("reliability of provisioning runs", () => {
   it("never leaves two open sessions for one resource when a pulumi up is killed mid-create and run again", async () => {
     await server.admin.reset({ faults: true });
-    const project = cliProject(1);
+    const project = sessionsProject(1);
     try {
       expectOk(await project.pulumi(["stack", "init"]));
       expectOk(await project.pulumi(["config", "set", "--secret", "klarefi:apiKey", server.apiKey]));
@@ -162,9 +89,7 @@ describe("reliability of provisioning runs", () => {
       await server.admin.setFaults({ commitThenDrop: 0 });
 
       // A killed CLI leaves its lock on the file backend; clearing it is the documented recovery.
-      const locks = path.join(project.backendDir, ".pulumi", "locks");
-      expect(readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json"))).toBe(true);
-      rmSync(locks, { recursive: true, force: true });
+      expect(clearFileBackendLocks(project.backendDir)).toBe(true);
 
       const again = await project.pulumi(["up", "--yes", "--skip-preview"]);
       expectOk(again);
@@ -181,7 +106,7 @@ describe("reliability of provisioning runs", () => {
 
   it("provisions 40 links with --parallel 64 through a storm of 429s without exceeding the concurrency cap, over a 64-connection pool", async () => {
     await server.admin.reset({ faults: true });
-    const project = cliProject(40);
+    const project = sessionsProject(40);
     try {
       expectOk(await project.pulumi(["stack", "init"]));
       expectOk(await project.pulumi(["config", "set", "--secret", "klarefi:apiKey", server.apiKey]));
@@ -213,7 +138,7 @@ describe("reliability of provisioning runs", () => {
 
   it("keeps the provider at the default of 8 API calls in flight when klarefi:maxConcurrentRequests is not set", async () => {
     await server.admin.reset({ faults: true });
-    const project = cliProject(24);
+    const project = sessionsProject(24);
     try {
       expectOk(await project.pulumi(["stack", "init"]));
       expectOk(await project.pulumi(["config", "set", "--secret", "klarefi:apiKey", server.apiKey]));
