@@ -11,12 +11,19 @@
 #      from the Go module proxy once and cached outside the repository, plus the
 #      two plugins the CLI needs for this project (the Node.js language host and
 #      the dynamic-provider plugin), linked into node_modules/.bin;
-#   4. the TypeScript build (dist/).
+#   4. the TypeScript build (dist/);
+#   5. the S3-compatible server of the team-backend tests (moto's server from
+#      PyPI, in a virtual environment made with the machine's python3 and
+#      cached outside the repository), linked as node_modules/.klarefi-pulumi/s3-server;
+#   6. the provider plugin `pulumi-resource-klarefi` and the YAML language host
+#      (built from the Go module proxy once, cached outside the repository),
+#      placed beside the CLI.
 #
 # Options: --quiet prints only errors; --with-browser (used by `npm test`) also
 # installs Debian's chromium for the browser test when it is missing.
 # Environment: KLAREFI_CACHE_DIR (default ~/.cache/klarefi-pulumi) holds built
-# CLIs by version; KLAREFI_FORCE_PULUMI_BUILD=1 ignores a pulumi on PATH.
+# CLIs by version and the S3 server's virtual environment; KLAREFI_FORCE_PULUMI_BUILD=1
+# ignores a pulumi on PATH; KLAREFI_PYTHON (default python3) makes that environment.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -152,5 +159,95 @@ fi
 # The incremental record is only good while its output exists.
 [[ -f dist/provider/index.js ]] || rm -f node_modules/.cache/tsbuildinfo
 tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/tsbuildinfo
+
+# 5. S3-compatible server ------------------------------------------------------
+# The team-backend tests (test/e2e/s3-backend.test.ts) and `npm run bench --
+# --backend s3` keep Pulumi state in a bucket on moto's S3 server (why moto:
+# docs/campaigns.md, "Team backends"). It is installed once from PyPI with the
+# pinned versions of scripts/s3-server-requirements.txt into a virtual
+# environment named after a hash of that file, so editing it installs anew.
+# A failure here is not fatal: everything else works, and the S3 tests say what
+# is missing.
+s3_requirements="scripts/s3-server-requirements.txt"
+s3_venv="${KLAREFI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/klarefi-pulumi}/moto-server-$(sha256sum "$s3_requirements" | cut -c1-12)"
+s3_failed() {
+  printf 'setup: %s. The S3 backend tests and `npm run bench -- --backend s3` fail until this is fixed; everything else works.\n' "$*" >&2
+}
+install_s3_server() {
+  local py="${KLAREFI_PYTHON:-python3}" started=$SECONDS
+  if ! command -v "$py" >/dev/null 2>&1; then
+    s3_failed "no $py on PATH: moto's S3 server needs Python 3.10 or newer (Debian: apt-get install python3 python3-venv; or set KLAREFI_PYTHON)"
+    return 1
+  fi
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    s3_failed "$("$py" --version 2>&1) is too old: moto's S3 server needs Python 3.10 or newer (set KLAREFI_PYTHON to a newer one)"
+    return 1
+  fi
+  say "installing moto's S3 server from PyPI into $s3_venv (once)"
+  rm -rf "$s3_venv"
+  if ! "$py" -m venv "$s3_venv" >&2; then
+    rm -rf "$s3_venv"
+    s3_failed "'$py -m venv' could not make a virtual environment (Debian: apt-get install python3-venv)"
+    return 1
+  fi
+  if ! "$s3_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$s3_requirements" >&2; then
+    rm -rf "$s3_venv"
+    s3_failed "pip could not install $s3_requirements (see pip's message above; PyPI must be reachable)"
+    return 1
+  fi
+  # Written last: a folder without it is a broken install and is made again.
+  touch "$s3_venv/klarefi-complete"
+  say "installed moto's S3 server in $((SECONDS - started))s ($(du -sh "$s3_venv" | cut -f1))"
+}
+if [[ -f "$s3_venv/klarefi-complete" ]] || install_s3_server; then
+  mkdir -p node_modules/.klarefi-pulumi
+  ln -sfn "$s3_venv" node_modules/.klarefi-pulumi/s3-server
+fi
+
+# 6. Provider plugin and YAML language host --------------------------------------
+# `pulumi-resource-klarefi` (bin/, the package's provider plugin for YAML, Python
+# and `pulumi import`) goes on PATH beside the CLI, where the engine finds it.
+# The YAML language host is built from the Go module proxy by the tools module
+# tools/pulumi-language-yaml (pulumi-yaml's own pinned Pulumi libraries) once,
+# cached in $KLAREFI_CACHE_DIR/pulumi-language-yaml-v<version>/, and placed
+# beside the CLI (the engine looks for language hosts there). A user's CLI that
+# already has one beside it keeps its own. A failure here is not fatal: only the
+# YAML tests need it, and they say what is missing.
+plugin_dir="$root/node_modules/.klarefi-pulumi/bin"
+mkdir -p "$plugin_dir"
+ln -sfn ../../../bin/pulumi-resource-klarefi "$plugin_dir/pulumi-resource-klarefi"
+ln -sfn ../../bin/pulumi-resource-klarefi "$bin/pulumi-resource-klarefi"
+yaml_version=$(sed -n 's#^require github.com/pulumi/pulumi-yaml v\(.*\)$#\1#p' tools/pulumi-language-yaml/go.mod)
+yaml_host="${KLAREFI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/klarefi-pulumi}/pulumi-language-yaml-v$yaml_version/bin/pulumi-language-yaml"
+yaml_failed() {
+  printf 'setup: %s. The YAML example and its tests fail until this is fixed; everything else works.\n' "$*" >&2
+}
+build_yaml_host() {
+  local started=$SECONDS tmp="$yaml_host.tmp.$$"
+  if ! command -v go >/dev/null 2>&1; then
+    yaml_failed "no Go toolchain to build pulumi-language-yaml v$yaml_version (install Go 1.26+, or a Pulumi CLI that ships pulumi-language-yaml)"
+    return 1
+  fi
+  say "building pulumi-language-yaml v$yaml_version from the Go module proxy (once; a few minutes cold)"
+  mkdir -p "$(dirname "$yaml_host")"
+  if ! (cd tools/pulumi-language-yaml && GOTOOLCHAIN=local go build -trimpath \
+      -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=v$yaml_version" \
+      -o "$tmp" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml) >&2; then
+    rm -f "$tmp"
+    yaml_failed "building pulumi-language-yaml failed (see the Go output above)"
+    return 1
+  fi
+  mv -f "$tmp" "$yaml_host"
+  say "built pulumi-language-yaml v$yaml_version in $((SECONDS - started))s"
+}
+if [[ -n "$ambient" && -x "$(dirname "$ambient")/pulumi-language-yaml" ]]; then
+  : # the user's CLI brings its own YAML host
+elif [[ -x "$yaml_host" ]] || build_yaml_host; then
+  if [[ -n "$ambient" ]]; then
+    ln -sfn "$yaml_host" "$bin/pulumi-language-yaml"
+  else
+    ln -sfn "$yaml_host" "$plugin_dir/pulumi-language-yaml"
+  fi
+fi
 
 say "ready: Node.js $(node --version), @pulumi/pulumi $sdk, Pulumi CLI $("$bin/pulumi" version 2>/dev/null || "$cli" version)"
