@@ -65,6 +65,8 @@ export interface CampaignLinksOutputs {
   sessions: Record<string, LinkState>;
   signedUrls: Record<string, string>;
   summary: StatusSummary;
+  /** Replaced links whose revoke failed; retried by every later `up` and by `destroy`. */
+  retiring?: string[];
 }
 
 /** One row as it should be: the request to send and its fingerprint. */

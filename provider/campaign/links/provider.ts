@@ -37,11 +37,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The state of a campaign read back from the engine, tolerating a missing or partial record. */
-function stateFrom(olds: Record<string, unknown>): { sessions: Record<string, LinkState>; signedUrls: Record<string, string> } {
+/**
+ * The state of a campaign read back from the engine, tolerating a missing or
+ * partial record. `retiring` holds old links whose revoke failed after their
+ * replacement was made: every later operation tries them again.
+ */
+function stateFrom(olds: Record<string, unknown>): { sessions: Record<string, LinkState>; signedUrls: Record<string, string>; retiring: string[] } {
   const sessions = isRecord(olds.sessions) ? (olds.sessions as Record<string, LinkState>) : {};
   const signedUrls = isRecord(olds.signedUrls) ? (olds.signedUrls as Record<string, string>) : {};
-  return { sessions: { ...sessions }, signedUrls: { ...signedUrls } };
+  const retiring = Array.isArray(olds.retiring) ? olds.retiring.filter((id): id is string => typeof id === "string") : [];
+  return { sessions: { ...sessions }, signedUrls: { ...signedUrls }, retiring };
 }
 
 function linkState(session: Session, fp: string): LinkState {
@@ -95,7 +100,7 @@ export class CampaignLinksProviderImpl {
   async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
     const inputs = CampaignLinksInputs.parse(news);
     const plan = this.plan(olds, inputs);
-    return { changes: planSize(plan) > 0, replaces: [], deleteBeforeReplace: false };
+    return { changes: planSize(plan) > 0 || stateFrom(olds).retiring.length > 0, replaces: [], deleteBeforeReplace: false };
   }
 
   private plan(olds: Record<string, unknown>, inputs: CampaignLinksInputs): CampaignPlan {
@@ -126,7 +131,7 @@ export class CampaignLinksProviderImpl {
     id = inputs.keyScope,
   ): Promise<CampaignLinksOutputs> {
     const client = await this.#sessions.client();
-    const { sessions, signedUrls } = stateFrom(olds);
+    const { sessions, signedUrls, retiring: stillRetiring } = stateFrom(olds);
     const desired = desiredRows(inputs);
     const plan = this.plan(olds, inputs);
     const label = campaignLabel(inputs.keyScope);
@@ -141,7 +146,14 @@ export class CampaignLinksProviderImpl {
       delete signedUrls[caseId];
     };
 
+    const retiring: string[] = [];
     try {
+      for (const result of await settleAll(stillRetiring, (oldId) => revokeSession(client, oldId))) {
+        if (!result.ok) {
+          retiring.push(result.item);
+          failures.push({ caseId: result.item, reason: `revoking this replaced link failed again: ${reasonOf(result.error)}` });
+        }
+      }
       // A reissue re-reads the live session first: an applicant who completed
       // since the last refresh keeps the session.
       const reissue = await settleAll(plan.reissue, async (caseId) => {
@@ -160,7 +172,8 @@ export class CampaignLinksProviderImpl {
           try {
             await revokeSession(client, old.id);
           } catch (error) {
-            throw new Error(`its new link ${session.session_id} is in place, but revoking the old link ${old.id} failed: ${reasonOf(error)}`);
+            retiring.push(old.id);
+            throw new Error(`its new link ${session.session_id} is in place, but revoking the old link ${old.id} failed (the next run tries again): ${reasonOf(error)}`);
           }
         }
       }, progress.tick);
@@ -202,6 +215,7 @@ export class CampaignLinksProviderImpl {
       sessions,
       signedUrls,
       summary: summarize(sessions),
+      ...(retiring.length === 0 ? {} : { retiring }),
     };
     if (failures.length > 0) {
       // The engine shows an init failure through its reasons, not its message.
@@ -257,8 +271,9 @@ export class CampaignLinksProviderImpl {
   /** Destroy: revokes every link that is not already closed. */
   async delete(_id: string, props: Record<string, unknown>): Promise<void> {
     const client = await this.#sessions.client();
-    const { sessions } = stateFrom(props);
-    const live = Object.entries(sessions).filter(([, s]) => s.status !== "revoked" && s.status !== "expired");
+    const { sessions, retiring } = stateFrom(props);
+    const live: [string, { id: string }][] = Object.entries(sessions).filter(([, s]) => s.status !== "revoked" && s.status !== "expired");
+    for (const id of retiring) live.push([`(replaced link ${id})`, { id }]);
     const label = campaignLabel(String(props.keyScope ?? ""));
     const progress = progressReporter(this.#progress(), label, live.length);
     let results;
