@@ -118,6 +118,15 @@ describe.each(["bulk", "per-link"] as const)("a %s campaign through the real eng
         const original = links;
         settings = { ...settings, rows: [...rowsOf(N).filter((r) => r.externalCaseId !== "claim_2"), { externalCaseId: "claim_new", externalApplicantId: "applicant_new" }] };
         before = await server.admin.apiCalls();
+        // preview --diff names the added and the removed row (and makes no call: the counts below include it)
+        const diffPreview = await stack.preview({ diff: true });
+        if (mode === "bulk") {
+          expect(diffPreview.stdout).toMatch(/\+ claim_new\s*: \{/);
+          expect(diffPreview.stdout).toMatch(/- claim_2\s*: \{/);
+        } else {
+          expect(diffPreview.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/klarefi:IntakeSession: \(create\)[\s\S]*::hail-claim_new\]/);
+          expect(diffPreview.stdout).toMatch(/- pulumi-nodejs:dynamic\/klarefi:IntakeSession: \(delete\)[\s\S]*::hail-claim_2\]/);
+        }
         const edit = await stack.up();
         expect(edit.summary.resourceChanges).toMatchObject(mode === "bulk" ? { update: 1 } : { create: 1, delete: 1 });
         expect(callsSince(before, await server.admin.apiCalls())).toEqual({ "POST /api/v1/sessions 201": 1, "POST /api/v1/sessions/{id}/revoke 200": 1 });
