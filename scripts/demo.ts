@@ -1,4 +1,5 @@
 /**
+ * @module
  * `npm run demo`: the whole life of an intake campaign on this machine, with
  * nothing to install or sign up for. It starts the local Klarefi server in
  * this process, runs the real `pulumi` CLI on `examples/campaign` against a
@@ -17,13 +18,13 @@
  * git-ignored), so a kept stack and its links survive a restart. The stack's
  * secrets are encrypted with the documented passphrase DEMO_PASSPHRASE.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { DEFAULT_TEST_API_KEY, startKlarefiServer, type RunningKlarefiServer } from "../server";
-import { offlinePulumiEnv } from "./pulumi-env";
+import { PulumiCliError, PulumiCliStack } from "./pulumi-cli";
+import { pulumiProcessEnv } from "./pulumi-env";
 
 /** The repository root (this file runs as dist/scripts/demo.js). */
 const repoRoot = path.resolve(__dirname, "..", "..");
@@ -145,96 +146,55 @@ export function linkTable(links: DemoStackOutputs["links"], full: boolean): stri
 // ---------------------------------------------------------------------------
 // Running pulumi
 
-interface PulumiContext {
-  env: NodeJS.ProcessEnv;
-  configFile: string;
-  stack: string;
-}
-
-/** The environment of every `pulumi` the demo runs: offline, local, the demo passphrase. */
-function pulumiEnv(stateDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  // The demo decides where state lives and how it is encrypted; a user's own settings must not leak in.
-  for (const name of ["PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_ACCESS_TOKEN", "PULUMI_STACK", "KLAREFI_API_KEY", "KLAREFI_BASE_URL"]) delete env[name];
-  return {
-    ...env,
-    PATH: `${path.join(repoRoot, "node_modules", ".bin")}${path.delimiter}${env.PATH ?? ""}`,
-    ...offlinePulumiEnv({ backendDir: stateDir, pulumiHome: path.join(stateDir, "home"), passphrase: DEMO_PASSPHRASE }),
-  };
-}
-
-const running = new Set<ChildProcess>();
-
 /**
- * Runs `pulumi` in the campaign folder. `inherit` shows Pulumi's own display;
- * otherwise stdout is captured (and stdin gets `input`). Resolves with the
- * exit code; the event loop stays free for the in-process server meanwhile.
+ * One run of the demo: its stack, and what the failure message and the
+ * signal handlers need to know. Made by `main`; nothing of it lives at module
+ * scope, so two runs in one process cannot see each other.
  */
-function runPulumi(
-  args: readonly string[],
-  ctx: { env: NodeJS.ProcessEnv },
-  io: { inherit: true } | { inherit: false; input?: string },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", [...args], {
-      cwd: DEMO_PROGRAM_DIR,
-      env: ctx.env,
-      stdio: io.inherit ? ["inherit", "inherit", "inherit"] : ["pipe", "pipe", "pipe"],
-    });
-    running.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString("utf8")).slice(-4000)));
-    if (!io.inherit) child.stdin?.end(io.input ?? "");
-    child.once("error", (error: NodeJS.ErrnoException) => {
-      running.delete(child);
-      reject(
-        new DemoError(
-          error.code === "ENOENT"
-            ? "The pulumi CLI was not found; run `npm run setup` (it installs or builds it into node_modules/.bin)."
-            : `Starting pulumi failed: ${error.message}.`,
-        ),
-      );
-    });
-    child.once("close", (code, signal) => {
-      running.delete(child);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
+interface DemoRun {
+  stack: PulumiCliStack;
+  /** Aborted on SIGTERM: a running pulumi gets SIGTERM and cancels. */
+  abort: AbortController;
+  /** Set by SIGINT / SIGTERM; the demo stops after the current step. */
+  interrupted: boolean;
+  /** Set once the demo starts changing the stack, so a failure can say what was left behind. */
+  stackTouched: boolean;
+}
+
+/** The environment of every `pulumi` the demo runs: offline, local, the demo passphrase, the repository's tools first on PATH. */
+function demoPulumiEnv(stateDir: string): NodeJS.ProcessEnv {
+  return pulumiProcessEnv({
+    backendDir: stateDir,
+    pulumiHome: path.join(stateDir, "home"),
+    passphrase: DEMO_PASSPHRASE,
+    pathPrefix: [path.join(repoRoot, "node_modules", ".bin")],
   });
 }
 
-/** Runs a quiet pulumi command and fails with its last stderr line. */
-async function pulumiQuiet(step: string, args: readonly string[], ctx: PulumiContext, input?: string): Promise<string> {
-  const result = await runPulumi(args, ctx, { inherit: false, input });
-  checkInterrupted();
-  if (result.code !== 0) {
-    const last = result.stderr.trim().split("\n").filter(Boolean).pop() ?? "no error output";
-    throw new DemoError(`${step} failed (pulumi exit code ${result.code}): ${last}`);
-  }
-  return result.stdout;
-}
-
-/** Runs a pulumi command with its display on the terminal. */
-async function pulumiShown(step: string, args: readonly string[], ctx: PulumiContext): Promise<void> {
-  const result = await runPulumi(args, ctx, { inherit: true });
-  checkInterrupted();
-  if (result.code !== 0) throw new DemoError(`${step} failed (pulumi exit code ${result.code}); see Pulumi's output above.`);
-}
-
-async function stackExists(ctx: PulumiContext): Promise<boolean> {
-  const out = await pulumiQuiet("Listing the stacks (pulumi stack ls)", ["stack", "ls", "--json"], ctx);
-  const stacks = z.array(z.object({ name: z.string() })).safeParse(safeJson(out));
-  if (!stacks.success) throw new DemoError("pulumi stack ls --json answered something that is not a list of stacks.");
-  return stacks.data.some((s) => s.name === ctx.stack || s.name.endsWith(`/${ctx.stack}`));
-}
-
-function safeJson(text: string): unknown {
+/**
+ * Runs one pulumi step and turns its failure into the one line the user
+ * sees: a quiet step names Pulumi's last error line, a shown one points at
+ * Pulumi's own output above. An interrupted run says so instead.
+ */
+async function pulumiStep<T>(run: DemoRun, step: string, shown: boolean, fn: () => Promise<T>): Promise<T> {
+  let value: T;
   try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+    value = await fn();
+  } catch (error) {
+    checkInterrupted(run);
+    if (!(error instanceof PulumiCliError)) throw error;
+    if (error.reason === "not-found") {
+      throw new DemoError("The pulumi CLI was not found; run `npm run setup` (it installs or builds it into node_modules/.bin).");
+    }
+    if (error.reason !== "exit") throw new DemoError(`${step} failed: ${error.message.split("\n")[0] ?? ""}`);
+    throw new DemoError(
+      shown
+        ? `${step} failed (pulumi exit code ${error.code}); see Pulumi's output above.`
+        : `${step} failed (pulumi exit code ${error.code}): ${error.lastLine}`,
+    );
   }
+  checkInterrupted(run);
+  return value;
 }
 
 /**
@@ -242,44 +202,51 @@ function safeJson(text: string): unknown {
  * folder rather than in examples/campaign, so the committed example stays
  * untouched, then points it at the local server.
  */
-async function prepareStack(ctx: PulumiContext, server: RunningKlarefiServer): Promise<void> {
-  if (await stackExists(ctx)) {
-    if (!existsSync(ctx.configFile)) {
-      throw new DemoError(
-        `Stack ${ctx.stack} exists but its config file ${ctx.configFile} is missing; remove ${path.dirname(ctx.configFile)} to start over.`,
-      );
+async function prepareStack(run: DemoRun, server: RunningKlarefiServer): Promise<void> {
+  const { stack } = run;
+  const configFile = stack.configFile ?? "";
+  if (await pulumiStep(run, "Listing the stacks (pulumi stack ls)", false, () => stack.exists())) {
+    if (!existsSync(configFile)) {
+      throw new DemoError(`Stack ${stack.name} exists but its config file ${configFile} is missing; remove ${path.dirname(configFile)} to start over.`);
     }
-    say(`Reusing stack ${ctx.stack} from ${path.dirname(ctx.configFile)}.`);
+    say(`Reusing stack ${stack.name} from ${path.dirname(configFile)}.`);
   } else {
-    const projectStackFile = path.join(DEMO_PROGRAM_DIR, `Pulumi.${ctx.stack}.yaml`);
+    const projectStackFile = path.join(DEMO_PROGRAM_DIR, `Pulumi.${stack.name}.yaml`);
     if (existsSync(projectStackFile)) {
       throw new DemoError(`${projectStackFile} already exists; move it away or pass --stack <another name>.`);
     }
-    rmSync(ctx.configFile, { force: true });
-    await pulumiQuiet("Creating the stack (pulumi stack init)", ["stack", "init", ctx.stack, "--secrets-provider", "passphrase", "--non-interactive"], ctx);
-    // `stack init` writes the passphrase salt next to Pulumi.yaml; keep it with the state instead.
-    if (existsSync(projectStackFile)) renameSync(projectStackFile, ctx.configFile);
-    say(`Created stack ${ctx.stack} (file backend ${path.dirname(ctx.configFile)}).`);
+    // `stack init` writes the passphrase salt next to Pulumi.yaml; init() keeps it with the state instead.
+    await pulumiStep(run, "Creating the stack (pulumi stack init)", false, () => stack.init());
+    say(`Created stack ${stack.name} (file backend ${path.dirname(configFile)}).`);
   }
-  const scope = ["--stack", ctx.stack, "--config-file", ctx.configFile];
-  await pulumiQuiet("Setting klarefi:baseUrl", ["config", "set", ...scope, "klarefi:baseUrl", server.url], ctx);
+  await pulumiStep(run, "Setting klarefi:baseUrl", false, () => stack.setConfig("klarefi:baseUrl", server.url));
   // The key goes through stdin so it never shows in a process listing.
-  await pulumiQuiet("Setting klarefi:apiKey", ["config", "set", ...scope, "--secret", "klarefi:apiKey"], ctx, DEFAULT_TEST_API_KEY);
+  await pulumiStep(run, "Setting klarefi:apiKey", false, () => stack.setConfig("klarefi:apiKey", DEFAULT_TEST_API_KEY, { secret: true }));
   say(`Stack config: klarefi:baseUrl = ${server.url}, klarefi:apiKey = [secret] (the local server's documented test key).`);
 }
 
-async function stackOutputs(ctx: PulumiContext): Promise<DemoStackOutputs> {
-  const out = await pulumiQuiet("Reading the stack outputs", ["stack", "output", "--stack", ctx.stack, "--json", "--show-secrets"], ctx);
-  const parsed = DemoStackOutputs.safeParse(safeJson(out));
+async function stackOutputs(run: DemoRun): Promise<DemoStackOutputs> {
+  const outputs = await pulumiStep(run, "Reading the stack outputs", false, () => run.stack.outputs(true));
+  const parsed = DemoStackOutputs.safeParse(outputs);
   if (!parsed.success) throw new DemoError("The stack outputs have no links/size in the expected shape.");
   return parsed.data;
 }
 
-async function removeStack(ctx: PulumiContext): Promise<void> {
-  await pulumiQuiet("Removing the stack (pulumi stack rm)", ["stack", "rm", "--stack", ctx.stack, "--yes"], ctx);
-  stackTouched = false;
-  rmSync(ctx.configFile, { force: true });
-  say(`Removed stack ${ctx.stack}.`);
+/**
+ * Resources of the stack that stand for something at Klarefi (sessions,
+ * campaigns): custom resources other than providers. An interrupted `up` can
+ * leave the stack with none, and `destroy --run-program` then registers the
+ * stack and component resources anew without deleting them (pulumi/pulumi#19747).
+ */
+async function liveResources(run: DemoRun): Promise<number> {
+  const resources = await pulumiStep(run, "Reading the stack's state (pulumi stack export)", false, () => run.stack.resources());
+  return resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:")).length;
+}
+
+async function removeStack(run: DemoRun, options: { force?: boolean } = {}): Promise<void> {
+  await pulumiStep(run, "Removing the stack (pulumi stack rm)", false, () => run.stack.remove(options));
+  run.stackTouched = false;
+  say(`Removed stack ${run.stack.name}.`);
 }
 
 // ---------------------------------------------------------------------------
@@ -311,12 +278,8 @@ async function showLink(label: string, signedUrl: string, expected: number): Pro
 // ---------------------------------------------------------------------------
 // Signals and output
 
-let interrupted = false;
-/** Set once the demo starts changing the stack, so a failure can say what was left behind. */
-let stackTouched = false;
-
-function checkInterrupted(): void {
-  if (interrupted) throw new DemoError("Interrupted.", 130);
+function checkInterrupted(run: DemoRun): void {
+  if (run.interrupted) throw new DemoError("Interrupted.", 130);
 }
 
 function say(line = ""): void {
@@ -331,16 +294,17 @@ function step(title: string): void {
 /**
  * Ctrl+C reaches the whole foreground process group, so a running `pulumi`
  * gets it too and cancels on its own (a second Ctrl+C forces it). The demo
- * only notes it and stops after the current step; SIGTERM is forwarded.
+ * only notes it and stops after the current step; SIGTERM is passed on to a
+ * running pulumi through the run's abort signal.
  */
-function installSignalHandlers(onSignal: () => void): () => void {
+function installSignalHandlers(run: DemoRun, onSignal: () => void): () => void {
   const onInt = () => {
-    interrupted = true;
+    run.interrupted = true;
     onSignal();
   };
   const onTerm = () => {
-    interrupted = true;
-    for (const child of running) child.kill("SIGTERM");
+    run.interrupted = true;
+    run.abort.abort();
     onSignal();
   };
   process.on("SIGINT", onInt);
@@ -367,14 +331,14 @@ async function startServer(options: DemoOptions): Promise<RunningKlarefiServer> 
   }
 }
 
-async function roundTrip(ctx: PulumiContext, server: RunningKlarefiServer, keep: boolean): Promise<void> {
+async function roundTrip(run: DemoRun, server: RunningKlarefiServer, keep: boolean): Promise<void> {
+  const { stack } = run;
   step("pulumi up: one intake link per row of examples/campaign/applicants.csv");
-  await prepareStack(ctx, server);
-  const scope = ["--stack", ctx.stack, "--config-file", ctx.configFile];
-  stackTouched = true;
-  await pulumiShown("pulumi up", ["up", "--yes", ...scope], ctx);
+  await prepareStack(run, server);
+  run.stackTouched = true;
+  await pulumiStep(run, "pulumi up", true, () => stack.up({ display: "inherit" }));
 
-  const outputs = await stackOutputs(ctx);
+  const outputs = await stackOutputs(run);
   const cases = Object.keys(outputs.links).sort();
   const firstCase = cases[0];
   const first = firstCase === undefined ? undefined : outputs.links[firstCase];
@@ -390,59 +354,71 @@ async function roundTrip(ctx: PulumiContext, server: RunningKlarefiServer, keep:
     say(`The stack stays up and the server keeps running at ${server.url}: open any link above in a browser.`);
     say("Press Ctrl+C to stop the server; the links work again after `npm run demo:up`, `npm run demo:down` revokes them.");
     say("Pulumi by hand, in another shell:");
-    say(`  export PATH=${path.join(repoRoot, "node_modules", ".bin")}:$PATH PULUMI_BACKEND_URL=${ctx.env.PULUMI_BACKEND_URL} \\`);
-    say(`    PULUMI_CONFIG_PASSPHRASE=${DEMO_PASSPHRASE} PULUMI_HOME=${ctx.env.PULUMI_HOME}`);
-    say(`  pulumi -C ${DEMO_PROGRAM_DIR} stack output -s ${ctx.stack} --show-secrets links`);
-    say(`  pulumi -C ${DEMO_PROGRAM_DIR} preview -s ${ctx.stack} --config-file ${ctx.configFile}`);
+    say(`  export PATH=${path.join(repoRoot, "node_modules", ".bin")}:$PATH PULUMI_BACKEND_URL=${stack.env.PULUMI_BACKEND_URL} \\`);
+    say(`    PULUMI_CONFIG_PASSPHRASE=${DEMO_PASSPHRASE} PULUMI_HOME=${stack.env.PULUMI_HOME}`);
+    say(`  pulumi -C ${DEMO_PROGRAM_DIR} stack output -s ${stack.name} --show-secrets links`);
+    say(`  pulumi -C ${DEMO_PROGRAM_DIR} preview ${stack.scope.join(" ")}`);
     await new Promise<void>((resolve) => {
-      const uninstall = installSignalHandlers(() => {
+      const uninstall = installSignalHandlers(run, () => {
         uninstall();
         resolve();
       });
     });
-    interrupted = false;
+    run.interrupted = false;
     say();
     say("Stopping the local Klarefi server; the stack is kept.");
     return;
   }
 
   step("pulumi destroy: revokes every link");
-  await pulumiShown("pulumi destroy", ["destroy", "--yes", ...scope], ctx);
+  await pulumiStep(run, "pulumi destroy", true, () => stack.destroy({ display: "inherit" }));
   step(`Opening the same link of ${firstCase} again`);
   await showLink("After destroy", first.signedUrl, 410);
-  await removeStack(ctx);
+  await removeStack(run);
 }
 
-async function down(ctx: PulumiContext, server: RunningKlarefiServer): Promise<void> {
-  if (!(await stackExists(ctx))) {
-    say(`No stack ${ctx.stack} in ${path.dirname(ctx.configFile)}; nothing to take down.`);
-    rmSync(ctx.configFile, { force: true });
+async function down(run: DemoRun, server: RunningKlarefiServer): Promise<void> {
+  const { stack } = run;
+  const configFile = stack.configFile ?? "";
+  if (!(await pulumiStep(run, "Listing the stacks (pulumi stack ls)", false, () => stack.exists()))) {
+    say(`No stack ${stack.name} in ${path.dirname(configFile)}; nothing to take down.`);
+    rmSync(configFile, { force: true });
     return;
   }
-  if (!existsSync(ctx.configFile)) throw new DemoError(`Stack ${ctx.stack} exists but its config file ${ctx.configFile} is missing.`);
+  if (!existsSync(configFile)) throw new DemoError(`Stack ${stack.name} exists but its config file ${configFile} is missing.`);
+  if ((await liveResources(run)) === 0) {
+    // Nothing at Klarefi to revoke (say, an up interrupted before its first create): only the stack to remove.
+    say(`Stack ${stack.name} holds no links.`);
+    await removeStack(run, { force: true });
+    return;
+  }
   // One link to show revoked afterwards; a stack without outputs (an interrupted up) has none to show.
-  const sample = await stackOutputs(ctx).then(
+  const sample = await stackOutputs(run).then(
     (outputs) => Object.entries(outputs.links).sort(([a], [b]) => a.localeCompare(b))[0],
     () => undefined,
   );
   // The server may listen on another port than when the stack was made (--port 0).
-  await pulumiQuiet("Setting klarefi:baseUrl", ["config", "set", "--stack", ctx.stack, "--config-file", ctx.configFile, "klarefi:baseUrl", server.url], ctx);
+  await pulumiStep(run, "Setting klarefi:baseUrl", false, () => stack.setConfig("klarefi:baseUrl", server.url));
   step("pulumi destroy: revokes every link of the kept stack");
-  stackTouched = true;
+  run.stackTouched = true;
   // --run-program: the provider gets today's stack config (the new baseUrl), not the one saved at the last up.
-  await pulumiShown("pulumi destroy", ["destroy", "--yes", "--run-program", "--stack", ctx.stack, "--config-file", ctx.configFile], ctx);
+  await pulumiStep(run, "pulumi destroy", true, () => stack.destroy({ display: "inherit", runProgram: true }));
   if (sample !== undefined) {
     step(`Opening the link of ${sample[0]} again`);
     await showLink("After destroy", onServer(sample[1].signedUrl, server), 410);
   }
-  await removeStack(ctx);
+  const left = await liveResources(run);
+  if (left > 0) throw new DemoError(`pulumi destroy left ${left} resource(s) in stack ${stack.name}; run the demo with --down again.`);
+  // Only the stack and component records can be left (pulumi/pulumi#19747): nothing at Klarefi, safe to force.
+  await removeStack(run, { force: true });
 }
 
 /** Runs the demo; resolves with the process exit code. Stops the server and every child before answering. */
 export async function main(argv: readonly string[]): Promise<number> {
   let server: RunningKlarefiServer | undefined;
   let stateHint = "";
-  const uninstall = installSignalHandlers(() => {});
+  let run: DemoRun | undefined;
+  let uninstall = () => {};
   try {
     const options = parseDemoArgs(argv);
     if (options === "help") {
@@ -451,22 +427,31 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     mkdirSync(options.stateDir, { recursive: true });
     if (argv.some((arg) => /^--(state-dir|db|port)(=|$)/.test(arg))) stateHint = " with the same --state-dir, --db and --port";
-    const ctx: PulumiContext = {
-      env: pulumiEnv(options.stateDir),
-      configFile: path.join(options.stateDir, `Pulumi.${options.stack}.yaml`),
-      stack: options.stack,
+    const abort = new AbortController();
+    run = {
+      stack: new PulumiCliStack({
+        projectDir: DEMO_PROGRAM_DIR,
+        stack: options.stack,
+        env: demoPulumiEnv(options.stateDir),
+        configFile: path.join(options.stateDir, `Pulumi.${options.stack}.yaml`),
+        signal: abort.signal,
+      }),
+      abort,
+      interrupted: false,
+      stackTouched: false,
     };
+    uninstall = installSignalHandlers(run, () => {});
     server = await startServer(options);
     say(`Local Klarefi server on ${server.url} (database ${server.dbPath}).`);
-    checkInterrupted();
-    if (options.mode === "down") await down(ctx, server);
-    else await roundTrip(ctx, server, options.mode === "keep");
+    checkInterrupted(run);
+    if (options.mode === "down") await down(run, server);
+    else await roundTrip(run, server, options.mode === "keep");
     say();
     say(options.mode === "roundtrip" ? "Demo finished: links provisioned, opened, revoked; stack removed." : "Done.");
     return 0;
   } catch (error) {
     if (error instanceof DemoError) {
-      const left = stackTouched ? ` The stack is left as it is: run the demo again, or take it down with \`npm run demo:down\`${stateHint}.` : "";
+      const left = run?.stackTouched ? ` The stack is left as it is: run the demo again, or take it down with \`npm run demo:down\`${stateHint}.` : "";
       process.stderr.write(`demo: ${error.message}${left}\n`);
       return error.exitCode;
     }
@@ -474,7 +459,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   } finally {
     uninstall();
-    for (const child of running) child.kill("SIGTERM");
+    run?.abort.abort();
     await server?.close();
   }
 }

@@ -1,4 +1,4 @@
-import path from "node:path";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as klarefi from "@klarefi/pulumi";
 

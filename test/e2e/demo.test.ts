@@ -180,6 +180,52 @@ describe("npm run demo", () => {
     2 * DEMO_TIMEOUT_MS,
   );
 
+  it(
+    "stops a running pulumi up on SIGTERM, exits 130 saying what was left, and leaves no process behind",
+    async () => {
+      const scratch = mkdtempSync(path.join(tmpdir(), "klarefi-demo-"));
+      const stateDir = path.join(scratch, "state");
+      const stack = randomStackName("term");
+      const common = ["--port", "0", "--state-dir", stateDir, "--db", scratch, "--stack", stack];
+      let child: ReturnType<typeof spawn> | undefined;
+      try {
+        child = spawn(process.execPath, [demoScript, ...common], {
+          cwd: repoRoot,
+          env: { ...process.env, PATH: `${path.join(repoRoot, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}` },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const running = child;
+        let out = "";
+        let err = "";
+        running.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+        running.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString("utf8")));
+        const exited = new Promise<number | null>((resolve) => running.once("close", (code) => resolve(code)));
+
+        // SIGTERM once pulumi up shows its own display, so the CLI is running (bounded wait)
+        const deadline = Date.now() + DEMO_TIMEOUT_MS;
+        const upRunning = /^(Previewing update|Updating) \(/m;
+        while (!upRunning.test(out) && running.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(out, `pulumi up never started:\n${out.slice(-2000)}\n${err}`).toMatch(upRunning);
+        running.kill("SIGTERM");
+        expect(await exited).toBe(130);
+        expect(err.trim().split("\n").pop()).toBe(
+          "demo: Interrupted. The stack is left as it is: run the demo again, or take it down with `npm run demo:down` with the same --state-dir, --db and --port.",
+        );
+        // pulumi and its plugins go with it (bounded: they may take a moment after the CLI exits)
+        const gone = Date.now() + 15_000;
+        while (processesMentioning(`file://${stateDir}`).length > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 200));
+        expect(processesMentioning(`file://${stateDir}`)).toEqual([]);
+
+        const down = await runDemo(["--down", ...common]);
+        expect(down.code, `demo --down failed:\n${down.stdout.slice(-3000)}\n${down.stderr}`).toBe(0);
+      } finally {
+        if (child && child.exitCode === null) child.kill("SIGKILL");
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    },
+    2 * DEMO_TIMEOUT_MS,
+  );
+
   it("exits non-zero with one line naming the port when the port is taken", async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));

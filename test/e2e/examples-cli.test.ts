@@ -1,146 +1,39 @@
-import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fetch } from "undici";
-import { describe, expect, it } from "vitest";
-import { offlinePulumiEnv, randomStackName, repoRoot } from "../helpers/pulumi";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAIL_MERGE_COLUMNS } from "../../provider/campaign/mail-merge";
+import { withCliStack, type PulumiCliStack } from "../../scripts/pulumi-cli";
+import { installInto, linkStatus, packRepository, startDevServer, userProjectEnv, type DevServer, type PackedPackage } from "../helpers/package";
+import { repoRoot, TEST_PASSPHRASE } from "../helpers/pulumi";
+import { startTestServer } from "../helpers/server";
 
-// The programs a user runs with the `pulumi` CLI (the root Pulumi.yaml and
-// the two examples), driven through that CLI as child processes: the
-// language host, ts-node, the dynamic-provider plugin and the file backend
-// all take part, as they do on a user's machine.
+// The programs a user runs with the `pulumi` CLI, driven through that CLI as
+// child processes: the language host, ts-node, the dynamic-provider plugin
+// and the file backend all take part, as they do on a user's machine.
+//
+// - The root Pulumi.yaml is the repository's own project: it runs in place,
+//   against the in-process server, with the repository's node_modules.
+// - Each example is a standalone project: it is copied to a temporary folder
+//   outside the repository, gets `npm install` with the packed package in
+//   place of the registry version, and runs against `klarefi dev` started
+//   from that install's own bin, as the example's README tells a user to.
 
 const CLI_TIMEOUT_MS = 120_000;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const repoManifest = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+/** The examples' `@pulumi/pulumi` range is resolved to the SDK the repository tests, so an SDK release cannot change this test under us. */
+const TESTED_SDK = repoManifest.devDependencies["@pulumi/pulumi"] ?? "";
 
-/** One throwaway stack of a project folder, with its config file kept out of that folder. */
-interface CliStack {
-  name: string;
-  /** Runs `pulumi <args>` in the project folder; rejects on a non-zero exit unless `allowFailure`. */
-  pulumi(args: readonly string[], opts?: { input?: string; allowFailure?: boolean }): Promise<CliResult>;
-  /** `pulumi config set` into the stack's config file. */
-  config(key: string, value: string, opts?: { secret?: boolean }): Promise<void>;
-  up(): Promise<CliResult>;
-  destroy(): Promise<CliResult>;
-  /** `pulumi preview --json`: the change summary and the steps. */
-  preview(): Promise<{ changeSummary: Record<string, number>; steps: { op: string; urn: string }[] }>;
-  /** `pulumi stack output --json`, secrets shown or not. */
-  outputs(showSecrets: boolean): Promise<Record<string, unknown>>;
-}
-
-function runCli(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, input = ""): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", [...args], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`pulumi ${args.join(" ")} ran longer than ${CLI_TIMEOUT_MS / 1000} s and was killed.`));
-    }, CLI_TIMEOUT_MS);
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.stdin.end(input);
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
-}
-
-/**
- * Creates a stack of the project in `projectDir` on a temporary file backend
- * (a fresh PULUMI_HOME, the test passphrase), pointed at `server`, runs `fn`,
- * then destroys and removes the stack and deletes the temporary folders,
- * whatever happened. `pulumi stack init` writes the stack's config file next
- * to Pulumi.yaml; it is moved out at once so the project folder stays as
- * committed.
- */
-async function withCliStack(projectDir: string, server: TestServer, fn: (stack: CliStack) => Promise<void>): Promise<void> {
-  const scratch = mkdtempSync(path.join(tmpdir(), "klarefi-cli-"));
-  const backendDir = path.join(scratch, "backend");
-  const home = path.join(scratch, "home");
-  mkdirSync(backendDir);
-  mkdirSync(home);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...offlinePulumiEnv(backendDir, home),
-    PATH: `${path.join(repoRoot, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-  };
-  delete env.KLAREFI_API_KEY;
-  delete env.KLAREFI_BASE_URL;
-  const name = randomStackName("cli");
-  const configFile = path.join(scratch, `Pulumi.${name}.yaml`);
-  const scope = ["--stack", name];
-  const withConfig = [...scope, "--config-file", configFile];
-
-  const pulumi: CliStack["pulumi"] = async (args, opts = {}) => {
-    const result = await runCli(args, projectDir, env, opts.input);
-    if (result.code !== 0 && !opts.allowFailure) {
-      throw new Error(`pulumi ${args.join(" ")} exited with ${result.code}:\n${result.stdout.slice(-3000)}\n${result.stderr.slice(-3000)}`);
-    }
-    return result;
-  };
-  const stack: CliStack = {
-    name,
-    pulumi,
-    config: async (key, value, opts = {}) => {
-      await pulumi(["config", "set", ...withConfig, ...(opts.secret ? ["--secret"] : []), key], { input: value });
-    },
-    up: () => pulumi(["up", "--yes", "--non-interactive", "--skip-preview", ...withConfig]),
-    destroy: () => pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview", ...withConfig]),
-    preview: async () => {
-      const result = await pulumi(["preview", "--json", "--non-interactive", ...withConfig]);
-      return JSON.parse(result.stdout) as { changeSummary: Record<string, number>; steps: { op: string; urn: string }[] };
-    },
-    outputs: async (showSecrets) => {
-      const result = await pulumi(["stack", "output", "--json", ...scope, ...(showSecrets ? ["--show-secrets"] : [])]);
-      return JSON.parse(result.stdout) as Record<string, unknown>;
-    },
-  };
-
-  const projectStackFile = path.join(projectDir, `Pulumi.${name}.yaml`);
-  let created = false;
-  try {
-    await pulumi(["stack", "init", name, "--secrets-provider", "passphrase", "--non-interactive"]);
-    created = true;
-    if (existsSync(projectStackFile)) {
-      writeFileSync(configFile, readFileSync(projectStackFile));
-      rmSync(projectStackFile);
-    }
-    await stack.config("klarefi:baseUrl", server.url);
-    await stack.config("klarefi:apiKey", server.apiKey, { secret: true });
-    await fn(stack);
-  } finally {
-    if (created) {
-      await pulumi(["destroy", "--yes", "--non-interactive", "--skip-preview", ...withConfig], { allowFailure: true });
-      await pulumi(["stack", "rm", "--yes", "--force", ...scope], { allowFailure: true });
-    }
-    rmSync(projectStackFile, { force: true });
-    rmSync(scratch, { recursive: true, force: true });
-  }
+/** Stack config that points the provider at a Klarefi server. */
+function klarefiConfig(server: { url: string }, apiKey: string): Record<string, { value: string; secret?: boolean }> {
+  return { "klarefi:baseUrl": { value: server.url }, "klarefi:apiKey": { value: apiKey, secret: true } };
 }
 
 /** Status of every session on the server, by external case id (one session per case in these tests). */
-async function statusByCase(server: TestServer): Promise<Map<string, string>> {
-  const sessions = await server.admin.sessions();
+async function statusByCase(server: { sessions(status?: string): Promise<{ external_case_id: string; status: string }[]> }): Promise<Map<string, string>> {
+  const sessions = await server.sessions();
   return new Map(sessions.map((s) => [s.external_case_id, s.status]));
-}
-
-async function httpStatus(url: string): Promise<number> {
-  const res = await fetch(url, { redirect: "manual" });
-  await res.text();
-  return res.status;
 }
 
 function readCsvRows(file: string): string[][] {
@@ -150,59 +43,111 @@ function readCsvRows(file: string): string[][] {
     .map((line) => line.split(","));
 }
 
+/**
+ * Copies examples/<name> (without any node_modules) to a fresh folder under
+ * the temp folder and installs it: its own package.json's dependencies, with
+ * the packed tarball for @klarefi/pulumi. Returns the folder.
+ */
+async function installExample(name: string, packed: PackedPackage, scratch: string): Promise<string> {
+  const dir = path.join(scratch, name);
+  cpSync(path.join(repoRoot, "examples", name), dir, { recursive: true, filter: (src) => !src.split(path.sep).includes("node_modules") });
+  await installInto(dir, "npm", [packed.tarball, `@pulumi/pulumi@${TESTED_SDK}`]);
+  return dir;
+}
+
+/** Runs `fn` with `klarefi dev` from the example's own install, stopped afterwards. */
+async function withExampleServer<T>(dir: string, fn: (server: DevServer) => Promise<T>): Promise<T> {
+  const server = await startDevServer(path.join(dir, "node_modules", ".bin", "klarefi"), { cwd: dir, dbDir: dir, env: userProjectEnv() });
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** A throwaway stack of the copied example, run with the user's environment (no repository on PATH). */
+function withExampleStack<T>(dir: string, server: DevServer, fn: (stack: PulumiCliStack) => Promise<T>): Promise<T> {
+  return withCliStack(
+    { projectDir: dir, passphrase: TEST_PASSPHRASE, baseEnv: userProjectEnv(), timeoutMs: CLI_TIMEOUT_MS, config: klarefiConfig(server, server.apiKey) },
+    fn,
+  );
+}
+
 describe("the Pulumi programs through the pulumi CLI", () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), "klarefi-examples-"));
+  let packed: PackedPackage;
+
+  beforeAll(async () => {
+    packed = await packRepository();
+  }, 300_000);
+
+  afterAll(() => {
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
   it(
     "runs the root Pulumi.yaml program with our language host: stack config drives the campaign, up opens its links, destroy revokes them",
     async () => {
       const server = await startTestServer();
-      const scratch = mkdtempSync(path.join(tmpdir(), "klarefi-root-"));
+      const files = mkdtempSync(path.join(tmpdir(), "klarefi-root-"));
       try {
-        await withCliStack(repoRoot, server, async (stack) => {
-          // Without a csvFile the program takes the example's applicants.csv from the project folder.
-          const exampleRows = readCsvRows(path.join(repoRoot, "examples", "campaign", "applicants.csv")).length - 1;
-          const defaults = await stack.preview();
-          expect(defaults.changeSummary).toEqual({ create: exampleRows + 2 }); // the rows, the campaign, the stack
+        await withCliStack(
+          {
+            projectDir: repoRoot,
+            passphrase: TEST_PASSPHRASE,
+            pathPrefix: [path.join(repoRoot, "node_modules", ".bin")],
+            timeoutMs: CLI_TIMEOUT_MS,
+            config: klarefiConfig(server, server.apiKey),
+          },
+          async (stack) => {
+            // Without a csvFile the program takes the example's applicants.csv from the project folder.
+            const exampleRows = readCsvRows(path.join(repoRoot, "examples", "campaign", "applicants.csv")).length - 1;
+            const defaults = await stack.preview();
+            expect(defaults.changeSummary).toEqual({ create: exampleRows + 2 }); // the rows, the campaign, the stack
 
-          const csv = path.join(scratch, "storm.csv");
-          writeFileSync(csv, "external_case_id,external_applicant_id,locale\nstorm_1,app_1,\nstorm_2,app_2,de\nstorm_3,app_3,\n");
-          const mailMerge = path.join(scratch, "mail-merge.csv");
-          await stack.config("klarefi-intake:csvFile", csv);
-          await stack.config("klarefi-intake:caseTypeId", "home_claim");
-          await stack.config("klarefi-intake:locale", "fr");
-          await stack.config("klarefi-intake:returnUrl", "https://claims.example.com/storm");
-          await stack.config("klarefi-intake:mailMergeFile", mailMerge);
+            const csv = path.join(files, "storm.csv");
+            writeFileSync(csv, "external_case_id,external_applicant_id,locale\nstorm_1,app_1,\nstorm_2,app_2,de\nstorm_3,app_3,\n");
+            const mailMerge = path.join(files, "mail-merge.csv");
+            await stack.setAllConfig({
+              "klarefi-intake:csvFile": { value: csv },
+              "klarefi-intake:caseTypeId": { value: "home_claim" },
+              "klarefi-intake:locale": { value: "fr" },
+              "klarefi-intake:returnUrl": { value: "https://claims.example.com/storm" },
+              "klarefi-intake:mailMergeFile": { value: mailMerge },
+            });
 
-          await stack.up();
-          const shown = await stack.outputs(false);
-          expect(shown.size).toBe(3);
-          expect(shown.links).toBe("[secret]");
-          const links = (await stack.outputs(true)).links as Record<string, { sessionId: string; signedUrl: string }>;
-          expect(Object.keys(links).sort()).toEqual(["storm_1", "storm_2", "storm_3"]);
+            await stack.up();
+            const shown = await stack.outputs(false);
+            expect(shown.size).toBe(3);
+            expect(shown.links).toBe("[secret]");
+            const links = (await stack.outputs(true)).links as Record<string, { sessionId: string; signedUrl: string }>;
+            expect(Object.keys(links).sort()).toEqual(["storm_1", "storm_2", "storm_3"]);
 
-          const open = await server.admin.sessions({ status: "open" });
-          expect(open.map((s) => s.session_id).sort()).toEqual(Object.values(links).map((l) => l.sessionId).sort());
-          for (const s of open) {
-            expect(s.case_type_id).toBe("home_claim");
-            expect(s.return_url).toBe("https://claims.example.com/storm");
-            expect(s.locale).toBe(s.external_case_id === "storm_2" ? "de" : "fr"); // a row's own locale wins
-          }
+            const open = await server.admin.sessions({ status: "open" });
+            expect(open.map((s) => s.session_id).sort()).toEqual(Object.values(links).map((l) => l.sessionId).sort());
+            for (const s of open) {
+              expect(s.case_type_id).toBe("home_claim");
+              expect(s.return_url).toBe("https://claims.example.com/storm");
+              expect(s.locale).toBe(s.external_case_id === "storm_2" ? "de" : "fr"); // a row's own locale wins
+            }
 
-          // the mail-merge file holds the live links, readable by the owner only
-          expect(statSync(mailMerge).mode & 0o777).toBe(0o600);
-          const merged = readCsvRows(mailMerge);
-          expect(merged[0]).toEqual(["external_case_id", "external_applicant_id", "session_id", "signed_url"]);
-          expect(merged.slice(1).map((r) => [r[0], r[1], r[2]]).sort()).toEqual(
-            Object.entries(links).map(([caseId, l]) => [caseId, caseId.replace("storm", "app"), l.sessionId]).sort(),
-          );
+            // the mail-merge file holds the live links, readable by the owner only
+            expect(statSync(mailMerge).mode & 0o777).toBe(0o600);
+            const merged = readCsvRows(mailMerge);
+            expect(merged[0]).toEqual([...MAIL_MERGE_COLUMNS]);
+            expect(merged.slice(1).map((r) => [r[0], r[1], r[2]]).sort()).toEqual(
+              Object.entries(links).map(([caseId, l]) => [caseId, caseId.replace("storm", "app"), l.sessionId]).sort(),
+            );
 
-          await stack.destroy();
-          expect(await server.admin.sessions({ status: "open" })).toEqual([]);
-          const statuses = await statusByCase(server);
-          expect([...statuses.values()]).toEqual(["revoked", "revoked", "revoked"]);
-        });
+            await stack.destroy();
+            expect(await server.admin.sessions({ status: "open" })).toEqual([]);
+            const statuses = await statusByCase({ sessions: () => server.admin.sessions() });
+            expect([...statuses.values()]).toEqual(["revoked", "revoked", "revoked"]);
+          },
+        );
         expect(readdirSync(repoRoot).filter((f) => /^Pulumi\..+\.yaml$/.test(f))).toEqual([]);
       } finally {
-        rmSync(scratch, { recursive: true, force: true });
+        rmSync(files, { recursive: true, force: true });
         await server.stop();
       }
     },
@@ -210,18 +155,16 @@ describe("the Pulumi programs through the pulumi CLI", () => {
   );
 
   it(
-    "provisions the documentation's single session from examples/single-session and revokes it on destroy",
+    "runs examples/single-session copied out of the repository with npm install: the documentation's session goes up and destroy revokes it",
     async () => {
-      const server = await startTestServer();
-      const projectDir = path.join(repoRoot, "examples", "single-session");
-      const before = readdirSync(projectDir).sort();
-      try {
-        await withCliStack(projectDir, server, async (stack) => {
+      const dir = await installExample("single-session", packed, scratch);
+      await withExampleServer(dir, (server) =>
+        withExampleStack(dir, server, async (stack) => {
           await stack.up();
           expect((await stack.outputs(false)).signedUrl).toBe("[secret]");
           const { sessionId, signedUrl } = (await stack.outputs(true)) as { sessionId: string; signedUrl: string };
 
-          const [session, ...others] = await server.admin.sessions();
+          const [session, ...others] = await server.sessions();
           expect(others).toEqual([]);
           expect(session).toMatchObject({
             session_id: sessionId,
@@ -233,45 +176,36 @@ describe("the Pulumi programs through the pulumi CLI", () => {
             locale: "nl",
           });
           expect(session?.signed_url).toBe(signedUrl);
-          expect(await httpStatus(signedUrl)).toBe(200);
+          expect(await linkStatus(signedUrl)).toBe(200);
 
           await stack.destroy();
-          expect((await server.admin.sessions())[0]?.status).toBe("revoked");
-          expect(await httpStatus(signedUrl)).toBe(410);
-        });
-        expect(readdirSync(projectDir).sort()).toEqual(before);
-      } finally {
-        await server.stop();
-      }
+          expect((await server.sessions())[0]?.status).toBe("revoked");
+          expect(await linkStatus(signedUrl)).toBe(410);
+        }),
+      );
     },
     300_000,
   );
 
   it(
-    "provisions examples/campaign from its CSV, previews an edited row as that row's change alone, and revokes every link on destroy",
+    "runs examples/campaign copied out of the repository with npm install: its CSV goes up, an edited row is refused naming that row, an added row previews as its create alone, destroy revokes every link",
     async () => {
-      const server = await startTestServer();
-      // The CSV is committed, so the edit happens on a copy (inside the repository, so `@klarefi/pulumi` resolves).
-      const base = path.join(repoRoot, ".klarefi", "tmp");
-      mkdirSync(base, { recursive: true });
-      const copy = mkdtempSync(path.join(base, "campaign-"));
-      const example = path.join(repoRoot, "examples", "campaign");
-      for (const file of ["Pulumi.yaml", "package.json", "index.ts", "applicants.csv"]) cpSync(path.join(example, file), path.join(copy, file));
-      try {
-        await withCliStack(copy, server, async (stack) => {
-          const rows = readCsvRows(path.join(copy, "applicants.csv"));
+      const dir = await installExample("campaign", packed, scratch);
+      await withExampleServer(dir, (server) =>
+        withExampleStack(dir, server, async (stack) => {
+          const rows = readCsvRows(path.join(dir, "applicants.csv"));
           const header = rows[0] ?? [];
           const body = rows.slice(1);
           expect(header).toEqual(["external_case_id", "external_applicant_id", "locale", "return_url"]);
           expect(body.length).toBeGreaterThanOrEqual(50);
 
-          await stack.config("klarefi-hail-campaign:mailMergeFile", "links.csv");
+          await stack.setConfig("klarefi-hail-campaign:mailMergeFile", "links.csv");
           await stack.up();
           expect((await stack.outputs(false)).size).toBe(body.length);
           const links = (await stack.outputs(true)).links as Record<string, { sessionId: string; signedUrl: string }>;
           expect(Object.keys(links).sort()).toEqual(body.map((r) => r[0]).sort());
 
-          const open = await server.admin.sessions({ status: "open" });
+          const open = await server.sessions("open");
           expect(open).toHaveLength(body.length);
           for (const row of body) {
             const s = open.find((x) => x.external_case_id === row[0]);
@@ -281,35 +215,43 @@ describe("the Pulumi programs through the pulumi CLI", () => {
             expect(s?.locale).toBe(row[2] || "nl");
             expect(s?.return_url).toBe(row[3] || "https://claims.example.com/hail");
           }
-          const merged = readCsvRows(path.join(copy, "links.csv"));
+          const merged = readCsvRows(path.join(dir, "links.csv"));
           expect(merged).toHaveLength(body.length + 1);
-          expect(statSync(path.join(copy, "links.csv")).mode & 0o777).toBe(0o600);
+          expect(statSync(path.join(dir, "links.csv")).mode & 0o777).toBe(0o600);
 
-          // edit one row: only its resource changes
+          // Editing a row's locale would reissue a mailed link: the preview refuses, naming that row alone.
+          const csvFile = path.join(dir, "applicants.csv");
+          const original = readFileSync(csvFile, "utf8");
           const edited = body[4] ?? [];
-          const lines = readFileSync(path.join(copy, "applicants.csv"), "utf8").split("\n");
+          const lines = original.split("\n");
           const index = lines.findIndex((l) => l.startsWith(`${edited[0]},`));
           lines[index] = `${edited[0]},${edited[1]},de,${edited[3] ?? ""}`;
-          writeFileSync(path.join(copy, "applicants.csv"), lines.join("\n"));
+          writeFileSync(csvFile, lines.join("\n"));
+          const calls = await server.apiCalls();
+          const refused = await stack.run(["preview", "--json", "--non-interactive", ...stack.scope], { allowFailure: true });
+          expect(refused.code).not.toBe(0);
+          expect(refused.stdout).toContain(`This change would revoke and reissue 1 live link (${edited[0]})`);
+
+          // Adding a row previews as that row's create alone.
+          writeFileSync(csvFile, `${original.trimEnd()}\nhail_2026_09999,applicant_99999,en,\n`);
           const preview = await stack.preview();
-          expect(preview.changeSummary).toEqual({ replace: 1, same: body.length + 1 });
-          const touched = new Set(preview.steps.filter((s) => s.op !== "same").map((s) => s.urn));
-          expect([...touched]).toEqual([expect.stringMatching(new RegExp(`::hail-${edited[0]}$`))]);
-          // a preview changes nothing on the server
-          expect(await server.admin.sessions({ status: "open" })).toHaveLength(body.length);
+          expect(preview.changeSummary).toEqual({ create: 1, same: body.length + 2 });
+          const touched = preview.steps.filter((s) => s.op !== "same").map((s) => s.urn);
+          expect(touched).toEqual([expect.stringMatching(/::hail-hail_2026_09999$/)]);
+          // previews change nothing on the server, and call nothing
+          expect(await server.apiCalls()).toBe(calls);
+          expect(await server.sessions("open")).toHaveLength(body.length);
 
           await stack.destroy();
-          expect(await server.admin.sessions({ status: "open" })).toEqual([]);
+          expect(await server.sessions("open")).toEqual([]);
           const statuses = await statusByCase(server);
           expect(statuses.size).toBe(body.length);
           expect(new Set(statuses.values())).toEqual(new Set(["revoked"]));
           const anyLink = links[edited[0] ?? ""]?.signedUrl ?? "";
-          expect(await httpStatus(anyLink)).toBe(410);
-        });
-      } finally {
-        rmSync(copy, { recursive: true, force: true });
-        await server.stop();
-      }
+          expect(anyLink).not.toBe("");
+          expect(await linkStatus(anyLink)).toBe(410);
+        }),
+      );
     },
     300_000,
   );
