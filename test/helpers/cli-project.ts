@@ -4,10 +4,10 @@
  * tests that must kill a run the hard way (SIGKILL to the CLI and every
  * plugin it started), which the Automation API's in-process programs cannot.
  */
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { runPulumi } from "../../scripts/pulumi-cli";
 import { offlinePulumiEnv, randomStackName, repoRoot } from "./pulumi";
 
 export interface CliProject {
@@ -43,17 +43,10 @@ export function cliProject(name: string, program: string, extraEnv: Record<strin
   const stack = randomStackName("cli");
   // Asynchronous on purpose: the Klarefi server runs in this process and must keep answering.
   const pulumi = (args: string[], runEnv: Record<string, string> = {}) =>
-    new Promise<{ status: number | null; output: string }>((resolve) => {
-      execFile(
-        "pulumi",
-        [...args, "--non-interactive", "--stack", stack],
-        { cwd: dir, env: { ...env, ...runEnv }, encoding: "utf8", timeout: 180_000, maxBuffer: 32 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          const code = error && typeof error.code === "number" ? error.code : error ? -1 : 0;
-          resolve({ status: code, output: `${stdout}\n${stderr}` });
-        },
-      );
-    });
+    runPulumi([...args, "--non-interactive", "--stack", stack], { cwd: dir, env: { ...env, ...runEnv }, timeoutMs: 180_000 }).then(
+      (result) => ({ status: result.code as number | null, output: `${result.stdout}\n${result.stderr}` }),
+      (error: unknown) => ({ status: -1 as number | null, output: String(error) }),
+    );
   return {
     dir,
     env,
