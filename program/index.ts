@@ -17,6 +17,14 @@ const config = new pulumi.Config();
 const fromProject = (file: string) => path.resolve(projectDir, file);
 
 const mailMergeFile = config.get("mailMergeFile");
+const mode = config.get("mode");
+if (mode !== undefined && mode !== "per-link" && mode !== "bulk") {
+  throw new pulumi.RunError(`Stack config klarefi-intake:mode must be "per-link" or "bulk", got "${mode}".`);
+}
+const reissue = config.get("reissue");
+if (reissue !== undefined && reissue !== "allow") {
+  throw new pulumi.RunError(`Stack config klarefi-intake:reissue must be "allow" or unset, got "${reissue}".`);
+}
 
 const campaign = new klarefi.IntakeCampaign(config.get("campaignName") ?? "campaign", {
   caseTypeId: config.get("caseTypeId") ?? "hail_damage",
@@ -28,6 +36,9 @@ const campaign = new klarefi.IntakeCampaign(config.get("campaignName") ?? "campa
     traceId: config.get("traceId"),
   },
   rotation: config.get("rotation"),
+  mode,
+  reissue,
+  retainOnDelete: config.getBoolean("retainOnDelete"),
   mailMergeFile: mailMergeFile === undefined ? undefined : fromProject(mailMergeFile),
 });
 
@@ -35,3 +46,5 @@ const campaign = new klarefi.IntakeCampaign(config.get("campaignName") ?? "campa
 export const links = campaign.links;
 /** How many links the campaign holds. */
 export const size = campaign.size;
+/** Counts per status (open, completed, revoked, expired); `pulumi refresh --run-program` updates it. */
+export const summary = campaign.summary;

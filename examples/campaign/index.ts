@@ -11,6 +11,8 @@ const config = new pulumi.Config();
 const mailMergeFile = config.get("mailMergeFile");
 /** Optional: change to reissue every link (the old ones are revoked once the new ones exist). */
 const rotation = config.get("rotation");
+/** Optional: "bulk" keeps every link in one engine resource (for thousands of applicants). */
+const mode = config.get("mode") === "bulk" ? "bulk" : "per-link";
 
 const campaign = new klarefi.IntakeCampaign("hail", {
   caseTypeId: "hail_damage",
@@ -18,6 +20,7 @@ const campaign = new klarefi.IntakeCampaign("hail", {
   // Rows without their own locale / return_url get these.
   defaults: { locale: "nl", returnUrl: "https://claims.example.com/hail" },
   rotation,
+  mode,
   mailMergeFile: mailMergeFile === undefined ? undefined : path.resolve(__dirname, mailMergeFile),
 });
 
@@ -25,3 +28,5 @@ const campaign = new klarefi.IntakeCampaign("hail", {
 export const links = campaign.links;
 /** How many links the campaign holds. */
 export const size = campaign.size;
+/** Counts per status (open, completed, revoked, expired). */
+export const summary = campaign.summary;
