@@ -32,14 +32,15 @@ interface LogRequest {
 let engineSink: ProgressSink | undefined;
 
 /**
- * The engine's log, when this process is the dynamic-provider host (its first
- * argument is the engine's `host:port`); a sink that drops lines otherwise
+ * The engine's log, when this process is the dynamic-provider host or the
+ * `pulumi-resource-klarefi` plugin (its first argument is the engine's
+ * `host:port`); a sink that drops lines otherwise
  * (unit tests, the CLI).
  */
 export function engineProgress(argv: readonly string[] = process.argv): ProgressSink {
   if (engineSink) return engineSink;
   const address = argv[2];
-  if (address === undefined || !/^[\w.-]+:\d+$/.test(address) || !/dynamic-provider/.test(argv[1] ?? "")) return { info: () => {} };
+  if (address === undefined || !/^[\w.-]+:\d+$/.test(address) || !/dynamic-provider|pulumi-resource-klarefi/.test(argv[1] ?? "")) return { info: () => {} };
   let client: EngineClient | undefined;
   let modules: EngineModules | undefined;
   try {

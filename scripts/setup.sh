@@ -17,7 +17,10 @@
 #      cached outside the repository), linked as node_modules/.klarefi-pulumi/s3-server;
 #   6. the provider plugin `pulumi-resource-klarefi` and the YAML language host
 #      (built from the Go module proxy once, cached outside the repository),
-#      placed beside the CLI.
+#      placed beside the CLI;
+#   7. the Python environment of the Python SDK test (Pulumi's Python SDK from
+#      PyPI, cached outside the repository, plus the generated sdk/python),
+#      linked as node_modules/.klarefi-pulumi/python.
 #
 # Options: --quiet prints only errors; --with-browser (used by `npm test`) also
 # installs Debian's chromium for the browser test when it is missing.
@@ -248,6 +251,56 @@ elif [[ -x "$yaml_host" ]] || build_yaml_host; then
   else
     ln -sfn "$yaml_host" "$plugin_dir/pulumi-language-yaml"
   fi
+fi
+
+# 7. Python SDK environment --------------------------------------------------------
+# The Python SDK test (test/e2e/plugin-python.test.ts) drives a Python program
+# through Pulumi's Python Automation API (an inline program: no Python language
+# host needed). Pulumi's Python SDK from PyPI and the generated SDK's other
+# requirements (sdk/python-requirements.txt, every version pinned) go into a
+# virtual environment cached outside the repository, named after a hash of that
+# file; the generated SDK itself (sdk/python) is installed into it again whenever
+# its files change. Linked as node_modules/.klarefi-pulumi/python. Not fatal:
+# only that test needs it, and it says what is missing.
+py_requirements="sdk/python-requirements.txt"
+py_venv="${KLAREFI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/klarefi-pulumi}/python-sdk-$(sha256sum "$py_requirements" | cut -c1-12)"
+py_failed() {
+  printf 'setup: %s. The Python SDK test fails until this is fixed; everything else works.\n' "$*" >&2
+}
+make_python_env() {
+  local py="${KLAREFI_PYTHON:-python3}" started=$SECONDS
+  if ! command -v "$py" >/dev/null 2>&1 || ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
+    py_failed "no Python 3.9 or newer ($py): Pulumi's Python SDK needs it (Debian: apt-get install python3 python3-venv; or set KLAREFI_PYTHON)"
+    return 1
+  fi
+  say "installing Pulumi's Python SDK from PyPI into $py_venv (once)"
+  rm -rf "$py_venv"
+  if ! { "$py" -m venv "$py_venv" && "$py_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$py_requirements"; } >&2; then
+    rm -rf "$py_venv"
+    py_failed "could not make the Python environment from $py_requirements (see the message above; PyPI must be reachable)"
+    return 1
+  fi
+  # Written last: a folder without it is a broken install and is made again.
+  touch "$py_venv/klarefi-complete"
+  say "installed Pulumi's Python SDK in $((SECONDS - started))s ($(du -sh "$py_venv" | cut -f1))"
+}
+if [[ -f "$py_venv/klarefi-complete" ]] || make_python_env; then
+  sdk_hash=$(find sdk/python -type f ! -path '*/build/*' ! -path '*.egg-info/*' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+  if [[ ! -f "$py_venv/klarefi-sdk-$sdk_hash" ]]; then
+    say "installing the Python SDK (sdk/python) into $py_venv"
+    # From a copy: building in place would leave build/ and *.egg-info in the checkout.
+    sdk_copy=$(mktemp -d)
+    cp -R sdk/python/. "$sdk_copy"
+    if "$py_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --no-deps --no-build-isolation --force-reinstall "$sdk_copy" >&2; then
+      rm -f "$py_venv"/klarefi-sdk-*
+      touch "$py_venv/klarefi-sdk-$sdk_hash"
+    else
+      py_failed "pip could not install sdk/python (see pip's message above)"
+    fi
+    rm -rf "$sdk_copy"
+  fi
+  mkdir -p node_modules/.klarefi-pulumi
+  ln -sfn "$py_venv" node_modules/.klarefi-pulumi/python
 fi
 
 say "ready: Node.js $(node --version), @pulumi/pulumi $sdk, Pulumi CLI $("$bin/pulumi" version 2>/dev/null || "$cli" version)"

@@ -1,0 +1,202 @@
+/**
+ * @module
+ * The Pulumi package schema of the `klarefi` provider plugin
+ * (`pulumi-resource-klarefi`): what `GetSchema` answers, what the YAML
+ * language host type-checks programs against, and what Pulumi's code
+ * generators turn into the Python SDK (`sdk/python`, made by
+ * `tools/pulumi-sdkgen`). It describes the resources the dynamic provider
+ * serves to TypeScript programs, with the same inputs and outputs; the
+ * descriptions are the TypeScript doc comments, shortened.
+ */
+
+/** A property of the schema (the subset of Pulumi's schema this package uses). */
+export interface SchemaProperty {
+  type?: "string" | "integer" | "boolean" | "object";
+  $ref?: string;
+  additionalProperties?: SchemaProperty;
+  description?: string;
+  secret?: boolean;
+  willReplaceOnChanges?: boolean;
+}
+
+/** Type tokens of the plugin's custom resources. */
+export const INTAKE_SESSION_TOKEN = "klarefi:index:IntakeSession";
+export const CAMPAIGN_LINKS_TOKEN = "klarefi:index:IntakeCampaignLinks";
+
+const str = (description: string, extra: Partial<SchemaProperty> = {}): SchemaProperty => ({ type: "string", description, ...extra });
+
+/** Provider settings: stack config `klarefi:*` or the arguments of an explicit provider. */
+const CONFIG: Record<string, SchemaProperty> = {
+  apiKey: str(
+    "Klarefi API key (`sk_test_…` or `sk_live_…`), as a secret: `pulumi config set --secret klarefi:apiKey <key>`. " +
+      "A key that is not a secret is refused, so it is never stored unencrypted in state. Falls back to the KLAREFI_API_KEY environment variable.",
+    { secret: true },
+  ),
+  baseUrl: str("Origin of the Klarefi API, e.g. `https://api.klarefi.com` (no `/api/v1`); falls back to KLAREFI_BASE_URL."),
+  maxConcurrentRequests: {
+    type: "integer",
+    description: "Cap on the provider's concurrent API calls, whatever `--parallel` says (default 8).",
+  },
+  maxRetries: { type: "integer", description: "Retries of a call answered 429 or 5xx, with backoff and Retry-After (default 6)." },
+};
+
+/** The inputs both session resources share, by their program names. */
+const SESSION_FIELDS = {
+  caseTypeId: str("Case type identifier from the Klarefi dashboard, e.g. `motor_claim`."),
+  returnUrl: str("Where the hosted page sends the applicant when done; https only."),
+  locale: str("BCP 47 language tag of the hosted page, e.g. `nl`."),
+  traceId: str("Trace id for support and debugging; echoed by the API."),
+  expiresAt: str(
+    "When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.",
+  ),
+  rotation: str("Any label; change it to replace the link(s) with fresh ones while keeping the other inputs."),
+  reissue: str(
+    '`"allow"` lets a change that needs a new link (case type, external id, locale, return URL, trace id) revoke and reissue it. ' +
+      "Without it such a change is refused before any API call.",
+  ),
+} satisfies Record<string, SchemaProperty>;
+
+const INTAKE_SESSION_INPUTS: Record<string, SchemaProperty> = {
+  caseTypeId: SESSION_FIELDS.caseTypeId,
+  externalCaseId: str("Your own case reference, e.g. `claim_48392`."),
+  externalApplicantId: str("Your own applicant reference, e.g. `applicant_789`."),
+  returnUrl: SESSION_FIELDS.returnUrl,
+  locale: SESSION_FIELDS.locale,
+  traceId: SESSION_FIELDS.traceId,
+  expiresAt: SESSION_FIELDS.expiresAt,
+  idempotencyKey: str("Your own idempotency key; derived from the stack, the resource name and the inputs when absent."),
+  rotation: SESSION_FIELDS.rotation,
+  adoptSessionId: str(
+    "Take over an open session created outside Pulumi (by id) on the first `up` instead of creating one; its case type and " +
+      "external ids must match. With this plugin, `pulumi import klarefi:index:IntakeSession <name> ses_…` does the same.",
+  ),
+  reissue: SESSION_FIELDS.reissue,
+};
+
+const INTAKE_SESSION_OUTPUTS: Record<string, SchemaProperty> = {
+  sessionId: str("The Klarefi session id; in v1 also the case id for case reads."),
+  caseId: str("The case id (equal to `sessionId` in v1)."),
+  signedUrl: str("The applicant's link. A secret: encrypted in state, masked in output.", { secret: true }),
+  status: str("`open`, `revoked`, `expired` or `completed`, as of the last create or refresh."),
+  expiresAt: str("When the link stops working."),
+  createdAt: str("When the session was created."),
+  idempotencyKey: str("The idempotency key the session was created with."),
+  caseTypeId: str("The session's case type."),
+  externalCaseId: str("The session's external case id."),
+  externalApplicantId: str("The session's external applicant id."),
+  returnUrl: str("The session's return URL, if any."),
+  locale: str("The session's locale, if any."),
+  traceId: str("The session's trace id, if any."),
+  rotation: str("The rotation label the session was created for, if any."),
+};
+
+const CAMPAIGN_LINKS_INPUTS: Record<string, SchemaProperty> = {
+  caseTypeId: str("Case type of every link, e.g. `hail_damage`."),
+  rows: {
+    type: "object",
+    additionalProperties: { $ref: "#/types/klarefi:index:CampaignRow" },
+    description: "External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.",
+  },
+  locale: str("Default locale of the rows."),
+  returnUrl: str("Default return URL of the rows."),
+  expiresAt: SESSION_FIELDS.expiresAt,
+  traceId: SESSION_FIELDS.traceId,
+  rotation: SESSION_FIELDS.rotation,
+  reissue: SESSION_FIELDS.reissue,
+  retainRemovedRows: { type: "boolean", description: "Rows that leave the campaign keep their links instead of being revoked." },
+};
+
+const CAMPAIGN_LINKS_OUTPUTS: Record<string, SchemaProperty> = {
+  caseTypeId: str("Case type of every link."),
+  rotation: str("The rotation label of the links, if any."),
+  sessions: {
+    type: "object",
+    additionalProperties: { $ref: "#/types/klarefi:index:LinkState" },
+    description: "External case id → its session (`id`, `status`, `exp`).",
+  },
+  signedUrls: {
+    type: "object",
+    additionalProperties: { type: "string" },
+    secret: true,
+    description: "External case id → signed URL. A secret.",
+  },
+  summary: { $ref: "#/types/klarefi:index:StatusSummary", description: "Counts per status, as of the last `up` or `refresh`." },
+};
+
+/** The whole schema as an object; `JSON.stringify` it for `GetSchema`. */
+export function klarefiSchema(version: string): Record<string, unknown> {
+  return {
+    name: "klarefi",
+    displayName: "Klarefi",
+    version,
+    description: "Klarefi intake sessions as code: signed applicant links provisioned with `pulumi up` and revoked with `pulumi destroy`.",
+    keywords: ["pulumi", "klarefi", "intake", "category/utility"],
+    license: "Apache-2.0",
+    publisher: "Klarefi",
+    repository: "https://github.com/klarefi/pulumi",
+    config: { variables: CONFIG },
+    provider: {
+      description: "The Klarefi provider: one client per provider process, shared by every resource, with a cap on concurrent calls and retries.",
+      inputProperties: CONFIG,
+    },
+    resources: {
+      [INTAKE_SESSION_TOKEN]: {
+        description:
+          "A Klarefi intake session: the signed link one applicant opens to submit a case. `pulumi up` creates it with a deterministic " +
+          "idempotency key (an interrupted run never leaves two open links), `pulumi destroy` revokes it. Import an existing open session " +
+          "with `pulumi import klarefi:index:IntakeSession <name> <session id>`.",
+        inputProperties: INTAKE_SESSION_INPUTS,
+        requiredInputs: ["caseTypeId", "externalCaseId", "externalApplicantId"],
+        properties: INTAKE_SESSION_OUTPUTS,
+        required: ["sessionId", "caseId", "signedUrl", "status", "expiresAt", "createdAt", "idempotencyKey", "caseTypeId", "externalCaseId", "externalApplicantId"],
+      },
+      [CAMPAIGN_LINKS_TOKEN]: {
+        description:
+          "Every link of a campaign in one resource, at the speed of the API for thousands of links: same keys and guarantees as one " +
+          "IntakeSession per row, a per-row diff, and a partial failure that the next `up` completes.",
+        inputProperties: CAMPAIGN_LINKS_INPUTS,
+        requiredInputs: ["caseTypeId", "rows"],
+        properties: CAMPAIGN_LINKS_OUTPUTS,
+        required: ["caseTypeId", "sessions", "signedUrls", "summary"],
+      },
+    },
+    types: {
+      "klarefi:index:CampaignRow": {
+        type: "object",
+        description: "One applicant of a campaign.",
+        properties: {
+          applicant: str("The row's external applicant id."),
+          locale: str("This row's locale, overriding the campaign's."),
+          returnUrl: str("This row's return URL, overriding the campaign's."),
+        },
+        required: ["applicant"],
+      },
+      "klarefi:index:LinkState": {
+        type: "object",
+        description: "What the state keeps for one row of a campaign.",
+        properties: {
+          id: str("The session id."),
+          status: str("`open`, `revoked`, `expired` or `completed`."),
+          fp: str("Fingerprint of the fields whose change needs a new link."),
+          exp: str("When the link stops working."),
+        },
+        required: ["id", "status", "fp", "exp"],
+      },
+      "klarefi:index:StatusSummary": {
+        type: "object",
+        description: "Counts of a campaign's sessions per status.",
+        properties: {
+          total: { type: "integer" },
+          open: { type: "integer" },
+          completed: { type: "integer" },
+          revoked: { type: "integer" },
+          expired: { type: "integer" },
+        },
+        required: ["total", "open", "completed", "revoked", "expired"],
+      },
+    },
+    language: {
+      python: { packageName: "pulumi_klarefi", requires: { pulumi: ">=3.0.0,<4.0.0" }, respectSchemaVersion: true },
+    },
+  };
+}

@@ -1,0 +1,177 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Session } from "../../contract/schemas";
+import type { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
+import type { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
+import { campaignInputProblems, campaignLinksHandler } from "../../provider/plugin/campaign";
+import { importedInputs, intakeSessionHandler } from "../../provider/plugin/resources";
+import { klarefiSchema } from "../../provider/plugin/schema";
+import { plaintextKeyMessage } from "../../provider/plugin/server";
+import { hasUnknowns, isSecret, keyScopeFromUrn, providerConfig, secret, UNKNOWN, unwrapSecrets, withSecrets } from "../../provider/plugin/values";
+
+const repoRoot = path.resolve(__dirname, "../..");
+
+describe("the plugin's key scope", () => {
+  it.each([
+    ["urn:pulumi:dev::claims::klarefi:index:IntakeSession::claim-48392", "claims/dev/claim-48392"],
+    ["urn:pulumi:prod-eu::hail::klarefi:index:IntakeCampaignLinks::hail-2027", "hail/prod-eu/hail-2027"],
+    // A child resource's type is qualified by its parent's; the name is still the last part.
+    ["urn:pulumi:dev::claims::my:index:Parent$klarefi:index:IntakeSession::child", "claims/dev/child"],
+  ])("is project/stack/name of %s, as the TypeScript resources make it", (urn, scope) => {
+    expect(keyScopeFromUrn(urn)).toBe(scope);
+  });
+
+  it("refuses something that is not a resource URN", () => {
+    expect(() => keyScopeFromUrn("claim-48392")).toThrow('Not a resource URN: "claim-48392".');
+  });
+});
+
+describe("secret and unknown values on the wire", () => {
+  it("wraps, recognises and unwraps secrets, deeply", () => {
+    const wrapped = { a: secret("x"), b: [secret({ c: secret(1) })], d: "plain" };
+    expect(isSecret(wrapped.a)).toBe(true);
+    expect(isSecret("x")).toBe(false);
+    expect(unwrapSecrets(wrapped)).toEqual({ a: "x", b: [{ c: 1 }], d: "plain" });
+  });
+
+  it("marks only the named outputs that are present, and never twice", () => {
+    const out = withSecrets({ signedUrl: "https://x", sessionId: "ses_1", gone: undefined, already: secret("y") }, ["signedUrl", "gone", "already"]);
+    expect(out).toEqual({ signedUrl: secret("https://x"), sessionId: "ses_1", gone: undefined, already: secret("y") });
+  });
+
+  it("finds an unknown anywhere in the inputs", () => {
+    expect(hasUnknowns({ caseTypeId: "motor_claim", rows: { a: { applicant: UNKNOWN } } })).toBe(true);
+    expect(hasUnknowns({ caseTypeId: "motor_claim", rows: { a: { applicant: "x" } } })).toBe(false);
+  });
+});
+
+describe("provider config as the shared implementation reads it", () => {
+  it.each([
+    ["klarefi:apiKey", { apiKey: secret("sk_test_abc") }, "sk_test_abc"],
+    ["klarefi:baseUrl", { baseUrl: "http://127.0.0.1:4010" }, "http://127.0.0.1:4010"],
+    ["klarefi:maxConcurrentRequests", { maxConcurrentRequests: 4 }, "4"],
+    ["klarefi:maxRetries", { maxRetries: "" }, undefined],
+    ["klarefi:baseUrl", {}, undefined],
+  ])("%s from %j is %s", (key, inputs, value) => {
+    expect(providerConfig(inputs).get(key)).toBe(value);
+  });
+});
+
+const session: Session = {
+  object: "intake_session",
+  session_id: "ses_abc",
+  case_id: "ses_abc",
+  signed_url: "https://intake.klarefi.local/s/ses_abc?sig=x",
+  status: "open",
+  case_type_id: "motor_claim",
+  idempotency_key: "cli_1",
+  external_case_id: "claim_48392",
+  external_applicant_id: "applicant_789",
+  return_url: "https://claims.example.com/claim_48392",
+  locale: null,
+  trace_id: "trace-1",
+  expires_at: "2027-03-31T00:00:00Z",
+  created_at: "2027-03-01T00:00:00Z",
+  revoked_at: null,
+};
+
+describe("the inputs pulumi import records", () => {
+  it("are the session's own fields and the key scope, without the API's null fields and without the expiry", () => {
+    expect(importedInputs(session, "claims/dev/claim")).toEqual({
+      caseTypeId: "motor_claim",
+      externalCaseId: "claim_48392",
+      externalApplicantId: "applicant_789",
+      returnUrl: "https://claims.example.com/claim_48392",
+      traceId: "trace-1",
+      keyScope: "claims/dev/claim",
+    });
+  });
+});
+
+describe("a plugin campaign's rows and settings", () => {
+  const inputs = (over: Record<string, unknown> = {}) => ({
+    caseTypeId: "hail_damage",
+    rows: { storm_1: { applicant: "applicant_1" }, storm_2: { applicant: "applicant_2", locale: "fr" } },
+    keyScope: "hail/dev/storm",
+    ...over,
+  });
+
+  it("has no problem when every row and setting follows the contract", () => {
+    expect(campaignInputProblems({}, inputs())).toEqual([]);
+  });
+
+  it("names each bad row by its external case id, with the contract's words", () => {
+    const problems = campaignInputProblems({}, inputs({ rows: { storm_1: { applicant: "" }, "storm 2": { applicant: "a", locale: "not a locale" } } }));
+    expect(problems.map((p) => p.property)).toEqual(["rows.storm_1", "rows.storm 2"]);
+    expect(problems[0]?.reason).toMatch(/^storm_1: externalApplicantId/);
+    expect(problems[1]?.reason).toMatch(/^storm 2: locale/);
+  });
+
+  it("names a bad campaign-wide setting by the property the program sets", () => {
+    const problems = campaignInputProblems({}, inputs({ locale: "not a locale", returnUrl: "http://claims.example.com" }));
+    expect(problems.map((p) => p.property)).toEqual(["locale", "returnUrl"]);
+    expect(problems.every((p) => !p.reason.includes("defaults."))).toBe(true);
+  });
+
+  it("refuses a new expiresAt in the past but keeps an unchanged one, so an expired campaign can still be destroyed", () => {
+    const past = "2020-01-01T00:00:00Z";
+    expect(campaignInputProblems({}, inputs({ expiresAt: past })).map((p) => p.property)).toEqual(["expiresAt"]);
+    expect(campaignInputProblems({ expiresAt: past }, inputs({ expiresAt: past }))).toEqual([]);
+  });
+});
+
+describe("the state a failed create carries", () => {
+  const failure = (properties: Record<string, unknown>) =>
+    Object.assign(new Error("created, with problems"), { id: "x", properties, reasons: ["created, with problems"] });
+
+  it("keeps a campaign's signed URLs secret when some rows failed", async () => {
+    const impl = { create: () => Promise.reject(failure({ sessions: { a: { id: "ses_a" } }, signedUrls: { a: "https://x/a" } })) };
+    const handler = campaignLinksHandler(impl as unknown as CampaignLinksProviderImpl);
+    const error = (await handler.create("urn:pulumi:dev::p::klarefi:index:IntakeCampaignLinks::c", {}).catch((e: unknown) => e)) as {
+      properties: Record<string, unknown>;
+    };
+    expect(error.properties).toEqual({ sessions: { a: { id: "ses_a" } }, signedUrls: secret({ a: "https://x/a" }) });
+  });
+
+  it("keeps a session's signed URL secret when it did not match the request", async () => {
+    const impl = { create: () => Promise.reject(failure({ sessionId: "ses_a", signedUrl: "https://x/a" })) };
+    const handler = intakeSessionHandler(impl as unknown as IntakeSessionProviderImpl);
+    const error = (await handler.create("urn:pulumi:dev::p::klarefi:index:IntakeSession::s", {}).catch((e: unknown) => e)) as {
+      properties: Record<string, unknown>;
+    };
+    expect(error.properties).toEqual({ sessionId: "ses_a", signedUrl: secret("https://x/a") });
+  });
+});
+
+describe("the plaintext key refusal", () => {
+  it("gives the command that fixes it, for the stack of the provider", () => {
+    const message = plaintextKeyMessage("urn:pulumi:prod::claims::pulumi:providers:klarefi::default");
+    expect(message).toContain("pulumi config set --secret klarefi:apiKey <your API key> --stack prod");
+    expect(message).not.toMatch(/sk_(test|live)_/);
+  });
+});
+
+describe("the package schema", () => {
+  it("marks the signed URLs and the API key secret", () => {
+    const schema = klarefiSchema("1.2.3") as {
+      version: string;
+      config: { variables: Record<string, { secret?: boolean }> };
+      provider: { inputProperties: Record<string, { secret?: boolean }> };
+      resources: Record<string, { properties: Record<string, { secret?: boolean }> }>;
+    };
+    expect(schema.version).toBe("1.2.3");
+    expect(schema.config.variables.apiKey?.secret).toBe(true);
+    expect(schema.provider.inputProperties.apiKey?.secret).toBe(true);
+    expect(schema.resources["klarefi:index:IntakeSession"]?.properties.signedUrl?.secret).toBe(true);
+    expect(schema.resources["klarefi:index:IntakeCampaignLinks"]?.properties.signedUrls?.secret).toBe(true);
+  });
+
+  it("is the one the committed Python SDK was generated from (run tools/pulumi-sdkgen/generate.sh after changing it)", () => {
+    const version = (JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
+    const generatedFrom = JSON.parse(readFileSync(path.join(repoRoot, "sdk", "schema.json"), "utf8")) as unknown;
+    expect(generatedFrom).toEqual(klarefiSchema(version));
+    const plugin = JSON.parse(readFileSync(path.join(repoRoot, "sdk", "python", "pulumi_klarefi", "pulumi-plugin.json"), "utf8")) as unknown;
+    expect(plugin).toEqual({ resource: true, name: "klarefi", version });
+  });
+});
