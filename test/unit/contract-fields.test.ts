@@ -107,7 +107,7 @@ describe("the same bad value is refused with the same words everywhere", () => {
   ])("a campaign row with %s is refused in the CSV column's name", (_what, change, message) => {
     let error: unknown;
     try {
-      validateCampaignRows([{ externalCaseId: "c1", externalApplicantId: "a1", ...change }]);
+      validateCampaignRows([{ externalCaseId: "c1", externalApplicantId: "a1", ...change }], "applicants.csv", "csv");
     } catch (e) {
       error = e;
     }
