@@ -175,7 +175,8 @@ export class IntakeCampaign extends pulumi.ComponentResource {
       });
       const all = pulumi.all(perRow);
       this.links = pulumi.secret(all.apply((items) => Object.fromEntries(items.map((i) => [i.row.externalCaseId, { sessionId: i.sessionId, signedUrl: i.signedUrl }]))));
-      this.summary = all.apply((items) => countStatuses(items.map((i) => i.status)));
+      // From the statuses alone, so that the summary is not a secret.
+      this.summary = pulumi.all(rows.map((row) => (sessions[row.externalCaseId] as IntakeSession).status)).apply(countStatuses);
       mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaults.locale, i.sessionId, i.signedUrl, i.expiresAt)));
     }
     this.size = rows.length;
@@ -184,7 +185,10 @@ export class IntakeCampaign extends pulumi.ComponentResource {
       target === undefined || pulumi.runtime.isDryRun()
         ? pulumi.output(undefined)
         : pulumi.unsecret(mailMerge).apply((lines) => writeMailMerge(path.resolve(target), lines));
-    this.registerOutputs({ links: this.links, summary: this.summary, size: this.size, mailMergeFile: this.mailMergeFile });
+    // Not `links`: the component's outputs are written into every checkpoint that
+    // follows (all of a destroy's), and the links are already in state once, with
+    // their sessions (or in the bulk resource). `this.links` stays for the program.
+    this.registerOutputs({ summary: this.summary, size: this.size, mailMergeFile: this.mailMergeFile });
   }
 }
 

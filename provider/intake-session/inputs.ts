@@ -92,47 +92,49 @@ export const REISSUE_REQUESTS = ["rotation", "idempotencyKey"] as const satisfie
 export type RequestSnapshot = Partial<Record<ReplacingInput, string>>;
 
 
-/** What the state holds for one session. `request` is the input snapshot diff compares against. */
+/**
+ * What the state holds for one session: what the API decides (id, link,
+ * status, expiry, creation time, the key used) and the request snapshot diff
+ * compares against. Inputs are not echoed: the engine stores them already,
+ * and the SDK resolves the resource's `caseTypeId`, `externalCaseId`, …
+ * outputs from them. Every property here is paid for at every checkpoint of
+ * the file and S3 backends, for every session of the stack.
+ */
 export interface IntakeSessionOutputs {
   sessionId: string;
-  caseId: string;
   signedUrl: string;
   status: Session["status"];
   expiresAt: string;
   createdAt: string;
   idempotencyKey: string;
-  caseTypeId: string;
-  externalCaseId: string;
-  externalApplicantId: string;
-  returnUrl?: string;
-  locale?: string;
-  traceId?: string;
-  rotation?: string;
-  keyScope: string;
   request: RequestSnapshot;
 }
 
 /** The state of one session: what the API says, plus the request snapshot diff compares against. */
-export function outputsFrom(session: Session, keyScope: string, request: RequestSnapshot, idempotencyKey: string): IntakeSessionOutputs {
-  const outs: IntakeSessionOutputs = {
+export function outputsFrom(session: Session, request: RequestSnapshot, idempotencyKey: string): IntakeSessionOutputs {
+  return {
     sessionId: session.session_id,
-    caseId: session.case_id,
     signedUrl: session.signed_url,
     status: session.status,
     expiresAt: session.expires_at,
     createdAt: session.created_at,
     idempotencyKey,
-    caseTypeId: session.case_type_id,
-    externalCaseId: session.external_case_id,
-    externalApplicantId: session.external_applicant_id,
-    keyScope,
     request,
   };
-  if (session.return_url !== null) outs.returnUrl = session.return_url;
-  if (session.locale !== null) outs.locale = session.locale;
-  if (session.trace_id !== null) outs.traceId = session.trace_id;
-  if (request.rotation !== undefined) outs.rotation = request.rotation;
-  return outs;
+}
+
+/** The outputs of state written by any version, without the input echoes older versions stored. */
+export function keptOutputs(olds: Record<string, unknown>, request: RequestSnapshot): IntakeSessionOutputs {
+  const text = (name: string) => (typeof olds[name] === "string" ? (olds[name] as string) : "");
+  return {
+    sessionId: text("sessionId"),
+    signedUrl: text("signedUrl"),
+    status: text("status") as Session["status"],
+    expiresAt: text("expiresAt"),
+    createdAt: text("createdAt"),
+    idempotencyKey: text("idempotencyKey"),
+    request,
+  };
 }
 
 export function snapshot(inputs: Partial<Record<ReplacingInput, unknown>>): RequestSnapshot {

@@ -10,7 +10,7 @@ import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession } from "../session-ops";
-import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
+import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
 import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
 
 /** Provider settings, from stack config with environment fallbacks. */
@@ -180,13 +180,12 @@ export class IntakeSessionProviderImpl {
   async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: IntakeSessionOutputs }> {
     const inputs = IntakeSessionInputs.parse(news);
     const request = snapshot(inputs);
-    const keyScope = inputs.keyScope;
     const key = typeof olds.idempotencyKey === "string" ? olds.idempotencyKey : "";
     if (olds.status === "open" && inputs.expiresAt !== undefined && expiryChanged(olds, news)) {
       const session = await moveExpiry(await this.client(), id, inputs.expiresAt);
-      return { outs: outputsFrom(session, keyScope, request, key) };
+      return { outs: outputsFrom(session, request, key) };
     }
-    return { outs: { ...(olds as unknown as IntakeSessionOutputs), keyScope, request } };
+    return { outs: keptOutputs(olds, request) };
   }
 
   /** Takes over an open session by id after checking it is the one these inputs describe. */
@@ -200,7 +199,7 @@ export class IntakeSessionProviderImpl {
       const reasons = mismatched.map((m) => `${m.input} is "${m.asked}" but the session has "${m.got}"`).join("; ");
       throw new Error(`Cannot adopt intake session ${id}: ${reasons}.`);
     }
-    return { id: session.session_id, outs: outputsFrom(session, inputs.keyScope, snapshot(inputs), session.idempotency_key) };
+    return { id: session.session_id, outs: outputsFrom(session, snapshot(inputs), session.idempotency_key) };
   }
 
   /**
@@ -210,7 +209,7 @@ export class IntakeSessionProviderImpl {
    * a later destroy revokes it.
    */
   private adopt(inputs: IntakeSessionInputs, session: Session, key: string): { id: string; outs: IntakeSessionOutputs } {
-    const outs = outputsFrom(session, inputs.keyScope, snapshot(inputs), key);
+    const outs = outputsFrom(session, snapshot(inputs), key);
     const mismatched: { field: string; asked: string; got: string }[] = identityMismatches(inputs, session).map((m) => ({ ...m }));
     // The API keeps expiry to the second.
     if (inputs.expiresAt !== undefined && Math.floor(Date.parse(inputs.expiresAt) / 1000) !== Math.floor(Date.parse(session.expires_at) / 1000)) {
@@ -231,8 +230,7 @@ export class IntakeSessionProviderImpl {
     const session = await retrieveSession(await this.client(), id);
     if (session === undefined) return { id: "", props: {} };
     const request = isRecord(props.request) ? snapshot(props.request) : snapshot(props);
-    const keyScope = typeof props.keyScope === "string" ? props.keyScope : "";
-    return { id: session.session_id, props: { ...outputsFrom(session, keyScope, request, session.idempotency_key) } };
+    return { id: session.session_id, props: { ...outputsFrom(session, request, session.idempotency_key) } };
   }
 
   /** Destroy: revokes the link. Already revoked, expired or gone counts as done. */

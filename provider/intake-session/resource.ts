@@ -50,7 +50,7 @@ export class IntakeSession extends pulumi.CustomResource {
   /** The Klarefi session id; in v1 also the case id for case reads. */
   declare readonly sessionId: pulumi.Output<string>;
   /** The case id (equal to `sessionId` in v1). */
-  declare readonly caseId: pulumi.Output<string>;
+  readonly caseId: pulumi.Output<string>;
   /** The applicant's link. A secret: encrypted in state, masked in output. */
   declare readonly signedUrl: pulumi.Output<string>;
   /** `open`, `revoked`, `expired` or `completed`, as of the last create or refresh. */
@@ -76,7 +76,6 @@ export class IntakeSession extends pulumi.CustomResource {
       __provider: SERIALIZED_PROVIDER,
       keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
       sessionId: undefined,
-      caseId: undefined,
       signedUrl: undefined,
       status: undefined,
       createdAt: undefined,
@@ -86,5 +85,7 @@ export class IntakeSession extends pulumi.CustomResource {
       ...opts,
       additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "signedUrl"],
     });
+    // The case id is the session id in v1: not stored twice.
+    this.caseId = this.sessionId;
   }
 }

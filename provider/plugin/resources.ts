@@ -72,6 +72,20 @@ export function importedInputs(session: Session, keyScope: string): Props {
   return inputs;
 }
 
+/**
+ * The outputs a plugin client reads that the shared implementation does not
+ * store (a Node program gets them from its own inputs): the case id and the
+ * request's fields, taken from the request snapshot.
+ */
+export function withInputEchoes(outs: Props): Props {
+  const request = (typeof outs.request === "object" && outs.request !== null ? outs.request : {}) as Props;
+  const echoes: Props = { caseId: outs.sessionId };
+  for (const name of ["caseTypeId", "externalCaseId", "externalApplicantId", "returnUrl", "locale", "traceId"]) {
+    if (typeof request[name] === "string") echoes[name] = request[name];
+  }
+  return { ...outs, ...echoes };
+}
+
 /** `klarefi:index:IntakeSession`, served by the dynamic provider's implementation. */
 export function intakeSessionHandler(impl: IntakeSessionProviderImpl): ResourceHandler {
   const secrets = SECRET_OUTPUTS[INTAKE_SESSION_TOKEN] ?? [];
@@ -86,12 +100,12 @@ export function intakeSessionHandler(impl: IntakeSessionProviderImpl): ResourceH
     diff: (id, olds, news) => impl.diff(id, olds, news),
     async create(_urn, inputs) {
       const { id, outs } = await keepingSecrets(secrets, () => impl.create(inputs));
-      return { id, outs: withSecrets(outs as unknown as Props, secrets) };
+      return { id, outs: withSecrets(withInputEchoes(outs as unknown as Props), secrets) };
     },
     async read(id, urn, props) {
       if (typeof props.sessionId === "string" || typeof props.request === "object") {
         const read = await impl.read(id, props);
-        return { id: read.id, props: withSecrets(read.props, secrets) };
+        return { id: read.id, props: read.id === "" ? read.props : withSecrets(withInputEchoes(read.props), secrets) };
       }
       const session = await retrieveSession(await impl.client(), id);
       if (session === undefined) return { id: "", props: {} };
@@ -100,12 +114,12 @@ export function intakeSessionHandler(impl: IntakeSessionProviderImpl): ResourceH
       }
       const keyScope = keyScopeFromUrn(urn);
       const inputs = importedInputs(session, keyScope);
-      const outs = outputsFrom(session, keyScope, snapshot(inputs), session.idempotency_key);
-      return { id: session.session_id, props: withSecrets(outs as unknown as Props, secrets), inputs };
+      const outs = outputsFrom(session, snapshot(inputs), session.idempotency_key);
+      return { id: session.session_id, props: withSecrets(withInputEchoes(outs as unknown as Props), secrets), inputs };
     },
     async update(id, olds, news) {
       const { outs } = await keepingSecrets(secrets, () => impl.update(id, olds, news));
-      return { outs: withSecrets(outs as unknown as Props, secrets) };
+      return { outs: withSecrets(withInputEchoes(outs as unknown as Props), secrets) };
     },
     delete: (id) => impl.delete(id),
   };

@@ -52,7 +52,7 @@ describe("the provider plugin through the engine", () => {
       expect(state.text).not.toContain(server.apiKey);
       expect(JSON.stringify(resourceNamed(state.resources, SESSION, "a").outputs?.signedUrl)).toContain("ciphertext");
       // The plugin derives the key scope from the URN, as the TypeScript resource does from project/stack/name.
-      expect(resourceNamed(state.resources, SESSION, "a").outputs?.keyScope).toBe(`klarefi-plugin/${project.stack}/a`);
+      expect(resourceNamed(state.resources, SESSION, "a").inputs?.keyScope).toBe(`klarefi-plugin/${project.stack}/a`);
 
       // A no-op preview: no change and not one API call.
       let before = await server.admin.apiCalls();

@@ -33,8 +33,12 @@ const olderBuildProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs) {
     const m: typeof import("../../provider/intake-session") = require("@klarefi/pulumi/intake-session");
     const { id, outs } = await m.sharedIntakeSessionImpl().create(inputs);
+    // The older shape: no request snapshot, the request's fields echoed at top level.
     const { request: _dropped, ...olderShape } = outs;
-    return { id, outs: { ...olderShape, builtBy: "0.0.1" } };
+    const echoed = Object.fromEntries(
+      ["caseTypeId", "externalCaseId", "externalApplicantId", "returnUrl", "keyScope"].map((name) => [name, inputs[name]]),
+    );
+    return { id, outs: { ...olderShape, ...echoed, caseId: id, builtBy: "0.0.1" } };
   },
   async delete(id) {
     const m: typeof import("../../provider/intake-session") = require("@klarefi/pulumi/intake-session");

@@ -1,0 +1,54 @@
+/**
+ * @module
+ * API calls per engine operation, read from the request counters of the
+ * in-process local server (the same counters `GET /_admin/counters` serves).
+ * The bench reads them directly: the server runs in the bench's own process.
+ */
+import { API_ROUTES, type RunningKlarefiServer } from "../server";
+
+/** Calls by `"<route template> <status>"`, e.g. `{ "POST /api/v1/sessions 201": 3 }`. */
+export type ApiCalls = Record<string, number>;
+
+/** Every `/api/v1` call the server has answered so far, by route and status. */
+export function apiCalls(server: RunningKlarefiServer): ApiCalls {
+  const calls: ApiCalls = {};
+  for (const c of server.counters.snapshot()) {
+    const key = `${c.route} ${c.status}`;
+    calls[key] = (calls[key] ?? 0) + c.count;
+  }
+  return calls;
+}
+
+/** The calls made between two readings, without the unchanged ones: `{}` means none. */
+export function callsSince(before: ApiCalls, after: ApiCalls): ApiCalls {
+  const added: ApiCalls = {};
+  for (const [key, n] of Object.entries(after)) {
+    const delta = n - (before[key] ?? 0);
+    if (delta !== 0) added[key] = delta;
+  }
+  return added;
+}
+
+/** Runs `fn` and returns its value with the API calls made meanwhile. */
+export async function countingCalls<T>(server: RunningKlarefiServer, fn: () => Promise<T>): Promise<[T, ApiCalls]> {
+  const before = apiCalls(server);
+  const value = await fn();
+  return [value, callsSince(before, apiCalls(server))];
+}
+
+/** All calls, whatever the route. */
+export function totalCalls(calls: ApiCalls): number {
+  return Object.values(calls).reduce((sum, n) => sum + n, 0);
+}
+
+/** Calls to one route (any status), e.g. `callsTo(calls, API_ROUTES.createSession)`. */
+export function callsTo(calls: ApiCalls, route: (typeof API_ROUTES)[keyof typeof API_ROUTES]): number {
+  let n = 0;
+  for (const [key, count] of Object.entries(calls)) if (key.startsWith(`${route} `)) n += count;
+  return n;
+}
+
+/** `"3 × POST /api/v1/sessions 201, 1 × …"`, or `"none"`. */
+export function describeCalls(calls: ApiCalls): string {
+  return Object.entries(calls).map(([key, n]) => `${n} × ${key}`).join(", ") || "none";
+}
