@@ -4,29 +4,13 @@
  * in-process local server (the same counters `GET /_admin/counters` serves).
  * The bench reads them directly: the server runs in the bench's own process.
  */
-import { API_ROUTES, type RunningKlarefiServer } from "../server";
+import { API_ROUTES, type ApiCalls, apiCallsOf, callsSince, type RunningKlarefiServer } from "../server";
 
-/** Calls by `"<route template> <status>"`, e.g. `{ "POST /api/v1/sessions 201": 3 }`. */
-export type ApiCalls = Record<string, number>;
+export { type ApiCalls, callsSince };
 
 /** Every `/api/v1` call the server has answered so far, by route and status. */
 export function apiCalls(server: RunningKlarefiServer): ApiCalls {
-  const calls: ApiCalls = {};
-  for (const c of server.counters.snapshot()) {
-    const key = `${c.route} ${c.status}`;
-    calls[key] = (calls[key] ?? 0) + c.count;
-  }
-  return calls;
-}
-
-/** The calls made between two readings, without the unchanged ones: `{}` means none. */
-export function callsSince(before: ApiCalls, after: ApiCalls): ApiCalls {
-  const added: ApiCalls = {};
-  for (const [key, n] of Object.entries(after)) {
-    const delta = n - (before[key] ?? 0);
-    if (delta !== 0) added[key] = delta;
-  }
-  return added;
+  return apiCallsOf(server.counters.snapshot());
 }
 
 /** Runs `fn` and returns its value with the API calls made meanwhile. */

@@ -76,3 +76,27 @@ export class RequestCounters {
     this.#peakInFlight = this.#inFlight;
   }
 }
+
+/** API calls by `"<route template> <status>"`, e.g. `{ "POST /api/v1/sessions 201": 3 }`. */
+export type ApiCalls = Record<string, number>;
+
+/** Sums counters by route and status (dropped answers included: the call was made). */
+export function apiCallsOf(counters: readonly { route: string; status: number; count: number }[]): ApiCalls {
+  const calls: ApiCalls = {};
+  for (const c of counters) {
+    const key = `${c.route} ${c.status}`;
+    calls[key] = (calls[key] ?? 0) + c.count;
+  }
+  return calls;
+}
+
+/** The calls made between two readings, without the unchanged ones: `{}` means none. */
+export function callsSince(before: ApiCalls, after: ApiCalls): ApiCalls {
+  const added: ApiCalls = {};
+  for (const [key, n] of Object.entries(after)) {
+    const delta = n - (before[key] ?? 0);
+    if (delta !== 0) added[key] = delta;
+  }
+  for (const key of Object.keys(before)) if (!(key in after)) added[key] = -(before[key] ?? 0);
+  return added;
+}

@@ -27,7 +27,7 @@ export {
 } from "./admin-schemas";
 export { FaultConfig, FaultInjector, type FaultDecision, type ResolvedFaultConfig, decideFault, mulberry32, resolveFaultConfig } from "./faults";
 export { ServerClock, formatTimestamp } from "./clock";
-export { API_ROUTES, RequestCounters, routeTemplate } from "./counters";
+export { API_ROUTES, type ApiCalls, apiCallsOf, callsSince, RequestCounters, routeTemplate } from "./counters";
 export { KlarefiStore, type ExpiryUpdate, type SessionRecord, type SessionFilter, apiKeyScope, effectiveStatus, IN_FLIGHT_TIMEOUT_MS } from "./store";
 export { buildSignedUrl, signLink, verifyLink } from "./signing";
 export { ApiError } from "./errors";

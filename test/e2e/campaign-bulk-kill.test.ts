@@ -1,6 +1,5 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clearFileBackendLocks, cliProject, expectOk, killProcessesWithEnv } from "../helpers/cli-project";
+import { clearFileBackendLocks, cliProject, expectOk, startKillableUp } from "../helpers/cli-project";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
 
@@ -32,13 +31,7 @@ describe("a bulk campaign killed mid-provisioning", () => {
       expectOk(await project.pulumi(["config", "set", "klarefi:baseUrl", server.url]));
       // Slow creates, so the kill lands while the one bulk create is half done.
       await server.admin.setFaults({ latencyMs: 40 });
-      const run = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", project.stack], {
-        cwd: project.dir,
-        env: project.env,
-        detached: true,
-        stdio: "ignore",
-      });
-      const exited = new Promise((resolve) => run.on("exit", resolve));
+      const run = startKillableUp(project);
       const partly = await waitFor(
         "some of the campaign's sessions to be committed",
         async () => {
@@ -47,10 +40,7 @@ describe("a bulk campaign killed mid-provisioning", () => {
         },
         { tries: 1200, intervalMs: 50, timeoutMs: 60_000 },
       );
-      if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to kill.");
-      process.kill(-run.pid, "SIGKILL");
-      await exited;
-      killProcessesWithEnv(`PULUMI_HOME=${project.env.PULUMI_HOME}`);
+      await run.killHard();
       await server.admin.setFaults({ latencyMs: 0 });
       const afterKill = (await server.admin.sessions({ case_type_id: "hail_damage", status: "open" })).length;
       expect(partly).toBeGreaterThanOrEqual(20);

@@ -1,6 +1,5 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clearFileBackendLocks, expectOk, killProcessesWithEnv } from "../helpers/cli-project";
+import { clearFileBackendLocks, expectOk, startKillableUp } from "../helpers/cli-project";
 import { exportedState, initStack, klarefiCli, pluginSessionsProject, resourceNamed } from "../helpers/plugin-project";
 import { callsSince, startTestServer, type TestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
@@ -230,13 +229,7 @@ describe("the provider plugin through the engine", () => {
       project.setSessions({ storm: { caseTypeId: "hail_damage", externalCaseId: "plugin_storm_1", externalApplicantId: "plugin_applicant_1" } });
       // Every answer to a create is lost after the commit, so the plugin is still retrying when everything is killed.
       await server.admin.setFaults({ seed: 3, commitThenDrop: 1 });
-      const run = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", project.stack], {
-        cwd: project.dir,
-        env: project.env,
-        detached: true,
-        stdio: "ignore",
-      });
-      const exited = new Promise((resolve) => run.on("exit", resolve));
+      const run = startKillableUp(project);
       const committed = await waitFor(
         "the session to be committed",
         async () => {
@@ -245,11 +238,7 @@ describe("the provider plugin through the engine", () => {
         },
         { tries: 600, intervalMs: 100, timeoutMs: 60_000 },
       );
-      if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to kill.");
-      process.kill(-run.pid, "SIGKILL");
-      await exited;
-      // The plugin runs in a process group of its own: a crash leaves it behind, the test must not.
-      expect(killProcessesWithEnv(`PULUMI_HOME=${project.env.PULUMI_HOME}`)).toBeGreaterThanOrEqual(0);
+      await run.killHard();
       await server.admin.setFaults({ commitThenDrop: 0 });
       expect(clearFileBackendLocks(project.backendDir)).toBe(true);
 

@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clearFileBackendLocks, cliProject, type CliProject, expectOk, killProcessesWithEnv } from "../helpers/cli-project";
+import { clearFileBackendLocks, cliProject, type CliProject, expectOk, startKillableUp } from "../helpers/cli-project";
 import { repoRoot } from "../helpers/pulumi";
 import { startTestServer, type TestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
@@ -65,13 +64,7 @@ describe("reliability of provisioning runs", () => {
       // Every answer to a create is lost after the commit, so the provider is
       // still retrying when the whole process group is killed.
       await server.admin.setFaults({ seed: 3, commitThenDrop: 1 });
-      const run = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", project.stack], {
-        cwd: project.dir,
-        env: project.env,
-        detached: true,
-        stdio: "ignore",
-      });
-      const exited = new Promise((resolve) => run.on("exit", resolve));
+      const run = startKillableUp(project);
       const committed = await waitFor(
         "the session to be committed",
         async () => {
@@ -81,11 +74,7 @@ describe("reliability of provisioning runs", () => {
         { tries: 600, intervalMs: 100, timeoutMs: 60_000 },
       );
       expect(committed).toHaveLength(1);
-      // Without a pid, -(pid ?? 0) would be 0: the test runner's own process group.
-      if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to kill.");
-      process.kill(-run.pid, "SIGKILL");
-      await exited;
-      killProcessesWithEnv(`PULUMI_HOME=${project.env.PULUMI_HOME}`);
+      await run.killHard();
       await server.admin.setFaults({ commitThenDrop: 0 });
 
       // A killed CLI leaves its lock on the file backend; clearing it is the documented recovery.

@@ -4,6 +4,7 @@
  * tests that must kill a run the hard way (SIGKILL to the CLI and every
  * plugin it started), which the Automation API's in-process programs cannot.
  */
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -93,4 +94,30 @@ export function clearFileBackendLocks(backendDir: string): boolean {
   const held = readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json"));
   rmSync(locks, { recursive: true, force: true });
   return held;
+}
+
+/** A `pulumi up` started in the background, to be killed the hard way. */
+export interface KillableRun {
+  /** SIGKILLs the CLI's process group and every plugin it started, and waits for the CLI to exit. */
+  killHard(): Promise<void>;
+}
+
+/** Starts `pulumi up --yes --skip-preview` on a project in its own process group. */
+export function startKillableUp(project: { dir: string; env: NodeJS.ProcessEnv; stack: string }): KillableRun {
+  const run = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", project.stack], {
+    cwd: project.dir,
+    env: project.env,
+    detached: true,
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => run.on("exit", resolve));
+  return {
+    async killHard() {
+      // Without a pid, -(pid ?? 0) would be 0: the test runner's own process group.
+      if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to kill.");
+      process.kill(-run.pid, "SIGKILL");
+      await exited;
+      killProcessesWithEnv(`PULUMI_HOME=${project.env.PULUMI_HOME}`);
+    },
+  };
 }

@@ -8,6 +8,8 @@ import {
   AdminClockResponse,
   AdminCounters,
   type AdminCounter,
+  type ApiCalls,
+  apiCallsOf,
   AdminSessionList,
   type AdminSessionsQuery,
   apiKeyScope,
@@ -57,29 +59,7 @@ export interface TestServer extends RunningKlarefiServer {
   stop(): Promise<void>;
 }
 
-/** Calls by `"<route template> <status>"`, e.g. `{ "POST /api/v1/sessions 201": 3 }`. */
-export type ApiCalls = Record<string, number>;
-
-/** Sums the server's counters by route and status (dropped answers included: the call was made). */
-export function apiCallsOf(counters: AdminCounter[]): ApiCalls {
-  const calls: ApiCalls = {};
-  for (const c of counters) {
-    const key = `${c.route} ${c.status}`;
-    calls[key] = (calls[key] ?? 0) + c.count;
-  }
-  return calls;
-}
-
-/** The calls made between two readings of `admin.apiCalls()`, without the unchanged ones: `{}` means none. */
-export function callsSince(before: ApiCalls, after: ApiCalls): ApiCalls {
-  const added: ApiCalls = {};
-  for (const [key, n] of Object.entries(after)) {
-    const delta = n - (before[key] ?? 0);
-    if (delta !== 0) added[key] = delta;
-  }
-  for (const key of Object.keys(before)) if (!(key in after)) added[key] = -(before[key] ?? 0);
-  return added;
-}
+export { type ApiCalls, apiCallsOf, callsSince } from "../../server";
 
 /**
  * Waits until a create holds `idempotencyKey` on the server (its record is
