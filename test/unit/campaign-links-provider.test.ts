@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { KlarefiApiError } from "../../client/errors";
+import type { Klarefi } from "../../client/klarefi";
+import type { CreateSessionRequest, Session } from "../../contract/schemas";
+import type { CampaignLinksInputs } from "../../provider/campaign/links/inputs";
+import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
+import type { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
+
+/** An in-memory Klarefi whose next revokes can be made to fail, behind the bulk provider. */
+function fakeKlarefi() {
+  const sessions = new Map<string, Session>();
+  const byKey = new Map<string, string>();
+  let failRevokes = 0;
+  let n = 0;
+  const session = (body: CreateSessionRequest): Session => ({
+    object: "intake_session",
+    session_id: `ses_${++n}`,
+    case_id: `ses_${n}`,
+    signed_url: `https://klarefi.test/i/ses_${n}?exp=1&sig=x`,
+    status: "open",
+    case_type_id: body.case_type_id,
+    idempotency_key: body.idempotency_key,
+    external_case_id: body.external_case_id,
+    external_applicant_id: body.external_applicant_id,
+    return_url: body.return_url ?? null,
+    locale: body.locale ?? null,
+    trace_id: null,
+    expires_at: "2027-06-30T00:00:00Z",
+    created_at: "2026-11-28T00:00:00Z",
+    revoked_at: null,
+  });
+  const client = {
+    sessions: {
+      async create(body: CreateSessionRequest) {
+        const known = byKey.get(body.idempotency_key);
+        if (known) return sessions.get(known) as Session;
+        const created = session(body);
+        sessions.set(created.session_id, created);
+        byKey.set(body.idempotency_key, created.session_id);
+        return created;
+      },
+      async retrieve(id: string) {
+        return sessions.get(id) as Session;
+      },
+      async revoke(id: string) {
+        if (failRevokes > 0) {
+          failRevokes--;
+          throw new KlarefiApiError(`Revoking intake session ${id} failed: 503 unavailable (request req_1)`, { operation: "Revoking intake session", status: 503, code: "unavailable" });
+        }
+        const s = sessions.get(id) as Session;
+        s.status = "revoked";
+        return s;
+      },
+    },
+  };
+  const impl = { client: async () => client as unknown as Klarefi, configProblem: () => undefined } as unknown as IntakeSessionProviderImpl;
+  return { sessions, impl, failNextRevokes: (count: number) => (failRevokes = count) };
+}
+
+const inputs = (locale: string): CampaignLinksInputs => ({
+  keyScope: "p/s/hail",
+  caseTypeId: "hail_damage",
+  locale,
+  reissue: "allow",
+  rows: { c1: { applicant: "a1" }, c2: { applicant: "a2" } },
+});
+
+describe("the bulk provider when revoking a replaced link fails", () => {
+  it("keeps the new link, records the old one as retiring, and revokes it on the next up", async () => {
+    const klarefi = fakeKlarefi();
+    const provider = new CampaignLinksProviderImpl(klarefi.impl, () => ({ info: () => {} }));
+    const created = await provider.create(inputs("nl"));
+    const oldIds = Object.values(created.outs.sessions).map((s) => s.id);
+
+    klarefi.failNextRevokes(1);
+    const failure = (await provider.update(created.id, created.outs as unknown as Record<string, unknown>, inputs("fr")).catch((e: unknown) => e)) as Error & {
+      properties: Record<string, unknown> & { retiring?: string[]; sessions: Record<string, { id: string }> };
+    };
+    expect(failure.message).toMatch(/1 of 2 links failed; the others are recorded/);
+    expect(failure.message).toMatch(/revoking the old link ses_\d+ failed \(the next run tries again\)/);
+    expect(failure.properties.retiring).toHaveLength(1);
+    const retiringId = failure.properties.retiring?.[0] as string;
+    expect(oldIds).toContain(retiringId);
+    expect(klarefi.sessions.get(retiringId)?.status).toBe("open");
+    // Both rows have their new link in state.
+    for (const row of Object.values(failure.properties.sessions)) expect(oldIds).not.toContain(row.id);
+
+    const diff = await provider.diff(created.id, failure.properties, inputs("fr"));
+    expect(diff.changes).toBe(true);
+    const next = await provider.update(created.id, failure.properties, inputs("fr"));
+    expect(next.outs.retiring).toBeUndefined();
+    expect(klarefi.sessions.get(retiringId)?.status).toBe("revoked");
+    expect((await provider.diff(created.id, next.outs as unknown as Record<string, unknown>, inputs("fr"))).changes).toBe(false);
+  });
+});
