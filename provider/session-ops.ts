@@ -45,6 +45,11 @@ export async function createOpenSession(
   );
 }
 
+/** Two timestamps name the same second (the API keeps expiry to the second). */
+export function sameSecond(a: string, b: string): boolean {
+  return Math.floor(Date.parse(a) / 1000) === Math.floor(Date.parse(b) / 1000);
+}
+
 /** Revokes a link. Already revoked, expired or gone counts as done. */
 export async function revokeSession(client: Klarefi, id: string): Promise<void> {
   try {

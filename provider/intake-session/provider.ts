@@ -9,7 +9,7 @@ import { DEFAULT_BASE_URL, Klarefi } from "../../client/klarefi";
 import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../../client/settings";
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
-import { createOpenSession, moveExpiry, retrieveSession, revokeSession } from "../session-ops";
+import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
 import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
 
@@ -211,8 +211,7 @@ export class IntakeSessionProviderImpl {
   private adopt(inputs: IntakeSessionInputs, session: Session, key: string): { id: string; outs: IntakeSessionOutputs } {
     const outs = outputsFrom(session, snapshot(inputs), key);
     const mismatched: { field: string; asked: string; got: string }[] = identityMismatches(inputs, session).map((m) => ({ ...m }));
-    // The API keeps expiry to the second.
-    if (inputs.expiresAt !== undefined && Math.floor(Date.parse(inputs.expiresAt) / 1000) !== Math.floor(Date.parse(session.expires_at) / 1000)) {
+    if (inputs.expiresAt !== undefined && !sameSecond(inputs.expiresAt, session.expires_at)) {
       mismatched.push({ field: "expires_at", asked: inputs.expiresAt, got: session.expires_at });
     }
     if (mismatched.length > 0) {

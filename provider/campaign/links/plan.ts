@@ -11,6 +11,7 @@
  */
 import type { CampaignLinksInputs, DesiredRow, LinkState } from "./inputs";
 import { reissueMessage } from "../../reissue";
+import { sameSecond } from "../../session-ops";
 import { desiredRows, REISSUING_FIELDS } from "./inputs";
 
 /** What an `up` does, row by row. Every list holds external case ids. */
@@ -60,11 +61,6 @@ export function planCampaign(
     (options.retainRemovedRows || closed ? plan.forget : plan.revoke).push(caseId);
   }
   return plan;
-}
-
-/** Two timestamps name the same second (the API keeps expiry to the second). */
-export function sameSecond(a: string, b: string): boolean {
-  return Math.floor(Date.parse(a) / 1000) === Math.floor(Date.parse(b) / 1000);
 }
 
 /** A refused change, as `check` reports it. */

@@ -12,6 +12,7 @@ import { issueMessage } from "../../../contract/messages";
 import type { Session } from "../../../contract/schemas";
 import { engineProgress, progressReporter, type ProgressSink } from "../../engine-log";
 import { baseIdempotencyKey } from "../../idempotency";
+import { isRecord } from "../../intake-session/policy";
 import { type IntakeSessionProviderImpl, sharedIntakeSessionImpl } from "../../intake-session/provider";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
 import {
@@ -31,10 +32,6 @@ const MAX_LISTED_FAILURES = 20;
 interface RowFailure {
   caseId: string;
   reason: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
