@@ -9,3 +9,4 @@ export * from "./inputs";
 export * from "./policy";
 export * from "./provider";
 export * from "./resource";
+export * from "./stored";

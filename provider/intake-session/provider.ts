@@ -12,6 +12,7 @@ import { baseIdempotencyKey } from "../idempotency";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
 import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
+import { flatInputs, fullOutputs, storedInputs, storedOutputs } from "./stored";
 
 /** Provider settings, from stack config with environment fallbacks. */
 export interface ProviderSettings {
@@ -263,14 +264,40 @@ export function sharedIntakeSessionImpl(): IntakeSessionProviderImpl {
 /**
  * The provider the engine's dynamic-provider host calls. It lives in the
  * installed package, so `destroy` runs the code installed now rather than the
- * code of the build that created the link.
+ * code of the build that created the link. It converts between the stored
+ * shape (stored.ts) and the implementation's flat inputs and full outputs.
  */
 export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => sharedIntakeSessionImpl().configureFrom(req.config),
-  check: (olds, news) => sharedIntakeSessionImpl().check(olds, news),
-  diff: (id, olds, news) => sharedIntakeSessionImpl().diff(id, olds, news),
-  create: (inputs) => sharedIntakeSessionImpl().create(inputs),
-  update: (id, olds, news) => sharedIntakeSessionImpl().update(id, olds, news),
-  read: (id, props) => sharedIntakeSessionImpl().read(id, props),
+  async check(olds, news) {
+    const result = await sharedIntakeSessionImpl().check(flatInputs(olds), flatInputs(news));
+    return result.failures.length > 0 ? { inputs: news, failures: result.failures } : { inputs: storedInputs(result.inputs), failures: [] };
+  },
+  diff: (id, olds, news) => sharedIntakeSessionImpl().diff(id, fullOutputs(id, olds), flatInputs(news)),
+  async create(inputs) {
+    const { id, outs } = await storingPartialState(() => sharedIntakeSessionImpl().create(flatInputs(inputs)));
+    return { id, outs: storedOutputs(outs) };
+  },
+  async update(id, olds, news) {
+    const { outs } = await storingPartialState(() => sharedIntakeSessionImpl().update(id, fullOutputs(id, olds), flatInputs(news)));
+    return { outs: storedOutputs(outs) };
+  },
+  async read(id, props) {
+    const read = await sharedIntakeSessionImpl().read(id, fullOutputs(id, props));
+    return read.id === "" ? read : { id: read.id, props: { ...storedOutputs(read.props as unknown as IntakeSessionOutputs) } };
+  },
   delete: (id) => sharedIntakeSessionImpl().delete(id),
 };
+
+/** Runs a create or update; the state an error carries (a session made anyway) is stored in the same shape as a result. */
+async function storingPartialState<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    const carried = error as { properties?: unknown };
+    if (typeof carried === "object" && carried !== null && isRecord(carried.properties)) {
+      carried.properties = storedOutputs(carried.properties as unknown as IntakeSessionOutputs);
+    }
+    throw error;
+  }
+}

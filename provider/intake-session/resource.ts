@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../config-guard";
 import type { IntakeSessionArgs } from "./inputs";
+import { STORED_ARGS } from "./stored";
 
 /**
  * The serialized provider (`__provider`) stored with every session, twice.
@@ -47,8 +48,8 @@ export const INTAKE_SESSION_TYPE = "pulumi-nodejs:dynamic/klarefi:IntakeSession"
  * ```
  */
 export class IntakeSession extends pulumi.CustomResource {
-  /** The Klarefi session id; in v1 also the case id for case reads. */
-  declare readonly sessionId: pulumi.Output<string>;
+  /** The Klarefi session id (the resource id); in v1 also the case id for case reads. */
+  readonly sessionId: pulumi.Output<string>;
   /** The case id (equal to `sessionId` in v1). */
   readonly caseId: pulumi.Output<string>;
   /** The applicant's link. A secret: encrypted in state, masked in output. */
@@ -57,35 +58,37 @@ export class IntakeSession extends pulumi.CustomResource {
   declare readonly status: pulumi.Output<string>;
   /** When the link stops working. */
   declare readonly expiresAt: pulumi.Output<string>;
-  declare readonly createdAt: pulumi.Output<string>;
-  /** The idempotency key the session was created with. */
-  declare readonly idempotencyKey: pulumi.Output<string>;
-  declare readonly caseTypeId: pulumi.Output<string>;
-  declare readonly externalCaseId: pulumi.Output<string>;
-  declare readonly externalApplicantId: pulumi.Output<string>;
-  declare readonly returnUrl: pulumi.Output<string | undefined>;
-  declare readonly locale: pulumi.Output<string | undefined>;
-  declare readonly traceId: pulumi.Output<string | undefined>;
+  readonly caseTypeId: pulumi.Output<string>;
+  readonly externalCaseId: pulumi.Output<string>;
+  readonly externalApplicantId: pulumi.Output<string>;
+  readonly returnUrl: pulumi.Output<string | undefined>;
+  readonly locale: pulumi.Output<string | undefined>;
+  readonly traceId: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IntakeSessionArgs, opts?: pulumi.CustomResourceOptions) {
     refusePlaintextApiKey();
     // What pulumi.dynamic.Resource does, with the serialized provider written
-    // by hand instead of by closure serialization (see SERIALIZED_PROVIDER).
+    // by hand instead of by closure serialization (see SERIALIZED_PROVIDER),
+    // and the arguments in one property (the stored shape: stored.ts).
     const props = {
-      ...args,
       __provider: SERIALIZED_PROVIDER,
-      keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
-      sessionId: undefined,
+      [STORED_ARGS]: { ...args, keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}` },
       signedUrl: undefined,
       status: undefined,
-      createdAt: undefined,
-      request: undefined,
+      expiresAt: undefined,
     };
     super(INTAKE_SESSION_TYPE, name, props, {
       ...opts,
       additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "signedUrl"],
     });
-    // The case id is the session id in v1: not stored twice.
-    this.caseId = this.sessionId;
+    // The session id is the resource id, and the case id the session id in v1: neither is stored again.
+    this.sessionId = this.id;
+    this.caseId = this.id;
+    this.caseTypeId = pulumi.output(args.caseTypeId);
+    this.externalCaseId = pulumi.output(args.externalCaseId);
+    this.externalApplicantId = pulumi.output(args.externalApplicantId);
+    this.returnUrl = pulumi.output(args.returnUrl);
+    this.locale = pulumi.output(args.locale);
+    this.traceId = pulumi.output(args.traceId);
   }
 }

@@ -13,13 +13,15 @@ function rawStateFile(backendDir: string, project: string, stack: string): strin
   return readFileSync(path.join(backendDir, ".pulumi", "stacks", project, `${stack}.json`), "utf8");
 }
 
-/** Each IntakeSession's outputs in the stack's state, by resource name. */
-async function sessionOutputs(stack: Stack): Promise<Record<string, Record<string, unknown>>> {
-  const deployment = (await stack.exportStack()).deployment as { resources?: { urn: string; type: string; outputs?: Record<string, unknown> }[] };
+/** Each IntakeSession's id and outputs in the stack's state, by resource name. */
+async function sessionStates(stack: Stack): Promise<Record<string, { id?: string; outputs: Record<string, unknown> }>> {
+  const deployment = (await stack.exportStack()).deployment as {
+    resources?: { urn: string; type: string; id?: string; outputs?: Record<string, unknown> }[];
+  };
   return Object.fromEntries(
     (deployment.resources ?? [])
       .filter((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession")
-      .map((r) => [r.urn.split("::").pop() ?? r.urn, r.outputs ?? {}]),
+      .map((r) => [r.urn.split("::").pop() ?? r.urn, { id: r.id, outputs: r.outputs ?? {} }]),
   );
 }
 
@@ -133,12 +135,18 @@ describe("IntakeSession through the real engine", () => {
       expect(state).toContain("ciphertext");
 
       // the serialized provider is tiny, loads the installed code by package name, and holds no secret
-      const deployment = (await stack.exportStack()).deployment as { resources: { type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[] };
+      const deployment = (await stack.exportStack()).deployment as {
+        resources: { type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown>; propertyDependencies?: Record<string, unknown> }[];
+      };
       const sessionState = deployment.resources.find((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession");
       const providerText = String(sessionState?.inputs?.__provider ?? "");
       expect(providerText).toBe('exports.handler = () => require("@klarefi/pulumi/intake-session").intakeSessionProvider;\n');
       expect(sessionState?.outputs?.__provider).toBe(providerText);
       expect(providerText.length).toBeLessThan(200);
+      // and each session stores its arguments as one property, beside a small set of outputs (stored.ts)
+      expect(Object.keys(sessionState?.inputs ?? {}).sort()).toEqual(["__provider", "args"]);
+      expect(Object.keys(sessionState?.propertyDependencies ?? {}).sort()).toEqual(["__provider", "args"]);
+      expect(Object.keys(sessionState?.outputs ?? {}).sort()).toEqual(["__provider", "args", "expiresAt", "signedUrl", "status"]);
 
       // a second preview shows no changes
       const preview = await stack.preview();
@@ -162,9 +170,9 @@ describe("IntakeSession through the real engine", () => {
       expect(revoked.status).toBe(200);
       const refresh = await stack.refresh();
       expect(refresh.summary.result).toBe("succeeded");
-      const refreshed = await sessionOutputs(stack);
-      expect(refreshed["claim-c2"]?.status).toBe("revoked");
-      expect(refreshed["claim-c1"]?.status).toBe("open");
+      const refreshed = await sessionStates(stack);
+      expect(refreshed["claim-c2"]?.outputs.status).toBe("revoked");
+      expect(refreshed["claim-c1"]?.outputs.status).toBe("open");
 
       // destroy revokes every session on the server
       await stack.destroy();
@@ -259,15 +267,42 @@ describe("IntakeSession through the real engine", () => {
       const refresh = await callsDuring(() => stack.refresh());
       expect(refresh.result?.summary.result).toBe("succeeded");
       expect(refresh.calls).toEqual({ [`${READ} 404`]: 1, [`${READ} 200`]: 1 });
-      const inState = Object.keys(await sessionOutputs(stack)).sort();
+      const inState = Object.keys(await sessionStates(stack)).sort();
       expect(inState).toEqual(["count-kept"]);
-      expect((await sessionOutputs(stack))["count-kept"]?.sessionId).toBe(keptId);
+      expect((await sessionStates(stack))["count-kept"]?.id).toBe(keptId);
       expect(keptId).not.toBe(goneId);
 
       // The next up creates the dropped link again rather than trusting a session that is gone.
       const third = await stack.up();
       expect(third.summary.resourceChanges).toEqual({ same: 2, create: 1 });
       expect(third.outputs.gone?.value).not.toBe(goneId);
+    });
+  });
+
+  it("keeps a secret argument encrypted in state, in the inputs and in the request snapshot, and shows a changed field by name in the preview diff", async () => {
+    let locale = "nl";
+    const program = async () => {
+      const s = new klarefi.IntakeSession("secret-arg", {
+        caseTypeId: "travel_claim",
+        externalCaseId: "claim_secret_arg",
+        externalApplicantId: pulumi.secret("applicant_hidden_4711"),
+        locale,
+        reissue: "allow",
+      });
+      return { id: s.sessionId };
+    };
+    await withInlineStack({ projectName: "klarefi-secret-arg", program, config: config() }, async ({ stack, stackName, backendDir }) => {
+      await stack.up();
+      const onServer = await server.admin.sessions({ external_case_id: "claim_secret_arg" });
+      expect(onServer.map((s) => s.external_applicant_id)).toEqual(["applicant_hidden_4711"]);
+      const state = rawStateFile(backendDir, "klarefi-secret-arg", stackName);
+      expect(state.includes("applicant_hidden_4711"), "secret argument in plaintext state").toBe(false);
+      expect(state).toContain("claim_secret_arg");
+
+      locale = "fr";
+      const preview = await stack.preview({ diff: true });
+      expect(preview.changeSummary).toEqual({ same: 1, replace: 1 });
+      expect(preview.stdout).toMatch(/locale\s*:\s*"nl"\s*=>\s*"fr"/);
     });
   });
 

@@ -320,9 +320,9 @@ describe("a team sharing one stack in an S3 bucket", () => {
       // The state in the bucket is whole: both people can export it, and it names every link once.
       const exported = await bob.pulumi(["stack", "export"]);
       expectOk(exported);
-      const deployment = (JSON.parse(exported.stdout) as { deployment: { resources: { type: string; outputs?: { sessionId?: string } }[] } }).deployment;
+      const deployment = (JSON.parse(exported.stdout) as { deployment: { resources: { type: string; id?: string }[] } }).deployment;
       const sessions = deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession");
-      expect(sessions.map((r) => r.outputs?.sessionId).sort()).toEqual([...open.values()].flat().sort());
+      expect(sessions.map((r) => r.id).sort()).toEqual([...open.values()].flat().sort());
       expectOk(await alice.pulumi(["stack", "export"]));
       const checkpoint = JSON.parse(await s3.getObject(checkpointKey(PROJECT, stack))) as { checkpoint: { latest: { resources: unknown[] } } };
       expect(checkpoint.checkpoint.latest.resources).toHaveLength(deployment.resources.length);
