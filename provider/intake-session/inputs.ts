@@ -93,12 +93,12 @@ export type RequestSnapshot = Partial<Record<ReplacingInput, string>>;
 
 
 /**
- * What the state holds for one session: what the API decides (id, link,
- * status, expiry, creation time, the key used) and the request snapshot diff
- * compares against. Inputs are not echoed: the engine stores them already,
- * and the SDK resolves the resource's `caseTypeId`, `externalCaseId`, …
- * outputs from them. Every property here is paid for at every checkpoint of
- * the file and S3 backends, for every session of the stack.
+ * What the implementation answers for one session: what the API decides (id,
+ * link, status, expiry, creation time, the key used) and the request snapshot
+ * diff compares against. The plugin stores all of it; the dynamic provider
+ * stores only the snapshot, the link, the status and the expiry (stored.ts),
+ * since every stored property is paid for at every checkpoint of the file and
+ * S3 backends, for every session of the stack.
  */
 export interface IntakeSessionOutputs {
   sessionId: string;
