@@ -109,6 +109,7 @@ const RELEASE = path.join(repoRoot, "test", "fixtures", "release-733c252");
 interface ExportedResource {
   urn: string;
   type: string;
+  id?: string;
   outputs?: Record<string, unknown>;
 }
 
@@ -139,7 +140,7 @@ function linkPart(signedUrl: string): string {
 }
 
 describe("state written by the first release", () => {
-  it("imports unchanged: preview shows no change and makes no API call, and destroy revokes every link the release made", async () => {
+  it("imports unchanged: preview shows no change and makes no API call, refresh rewrites it in the smaller shape with links still encrypted, and destroy revokes every link the release made", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "klarefi-release-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const releaseServer = await startTestServer({ dbPath: releaseDatabase(dir) });
@@ -171,7 +172,7 @@ describe("state written by the first release", () => {
         // The release's stack took its base URL from the environment, so its state names no port.
         env: { KLAREFI_BASE_URL: releaseServer.url },
       },
-      async ({ stack }) => {
+      async ({ stack, backendDir }) => {
         await stack.importStack(deployment);
 
         const beforePreview = await releaseServer.admin.apiCalls();
@@ -186,6 +187,20 @@ describe("state written by the first release", () => {
         ];
         expect(links).toHaveLength(3);
         for (const link of links) expect(link).toMatch(/\/i\/ses_\w+\?exp=\d+&sig=[0-9a-f]+$/);
+
+        // A refresh rewrites the release's outputs in today's smaller shape; the next up changes nothing.
+        await stack.refresh();
+        const refreshed = ((await stack.exportStack()).deployment as { resources: ExportedResource[] }).resources.filter(
+          (r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeSession",
+        );
+        expect(refreshed.map((r) => r.id).sort()).toEqual(ids);
+        for (const r of refreshed) {
+          expect(Object.keys(r.outputs ?? {}).sort()).toEqual(["__provider", "args", "expiresAt", "signedUrl", "status"]);
+        }
+        // (The export above shows secrets in plaintext; the stored checkpoint holds them encrypted.)
+        const stored = readFileSync(path.join(backendDir, ".pulumi", "stacks", "klarefi-release1", "release1.json"), "utf8");
+        for (const link of links) expect(stored.includes(new URL(link).searchParams.get("sig") ?? "missing"), "signature in plaintext state").toBe(false);
+        expect((await stack.up()).summary.resourceChanges).toEqual({ same: 6 });
 
         const beforeDestroy = await releaseServer.admin.apiCalls();
         const destroyed = await stack.destroy();
