@@ -9,6 +9,7 @@ import { DEFAULT_BASE_URL, Klarefi } from "../../client/klarefi";
 import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../../client/settings";
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
+import { mappingPartialState } from "../partial-state";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
 import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
@@ -275,29 +276,21 @@ export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
   },
   diff: (id, olds, news) => sharedIntakeSessionImpl().diff(id, fullOutputs(id, olds), flatInputs(news)),
   async create(inputs) {
-    const { id, outs } = await storingPartialState(() => sharedIntakeSessionImpl().create(flatInputs(inputs)));
+    const { id, outs } = await mappingPartialState(() => sharedIntakeSessionImpl().create(flatInputs(inputs)), storedFromFull);
     return { id, outs: storedOutputs(outs) };
   },
   async update(id, olds, news) {
-    const { outs } = await storingPartialState(() => sharedIntakeSessionImpl().update(id, fullOutputs(id, olds), flatInputs(news)));
+    const { outs } = await mappingPartialState(() => sharedIntakeSessionImpl().update(id, fullOutputs(id, olds), flatInputs(news)), storedFromFull);
     return { outs: storedOutputs(outs) };
   },
   async read(id, props) {
     const read = await sharedIntakeSessionImpl().read(id, fullOutputs(id, props));
-    return read.id === "" ? read : { id: read.id, props: { ...storedOutputs(read.props as unknown as IntakeSessionOutputs) } };
+    return read.id === "" ? read : { id: read.id, props: storedFromFull(read.props) };
   },
   delete: (id) => sharedIntakeSessionImpl().delete(id),
 };
 
-/** Runs a create or update; the state an error carries (a session made anyway) is stored in the same shape as a result. */
-async function storingPartialState<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    const carried = error as { properties?: unknown };
-    if (typeof carried === "object" && carried !== null && isRecord(carried.properties)) {
-      carried.properties = storedOutputs(carried.properties as unknown as IntakeSessionOutputs);
-    }
-    throw error;
-  }
+/** The stored outputs for full outputs the implementation wrote. */
+function storedFromFull(props: Record<string, unknown>): Record<string, unknown> {
+  return { ...storedOutputs(props as unknown as IntakeSessionOutputs) };
 }

@@ -12,6 +12,7 @@ import type { Session } from "../../contract/schemas";
 import { outputsFrom, snapshot } from "../intake-session/inputs";
 import type { CheckFailure } from "../intake-session/policy";
 import type { IntakeSessionProviderImpl } from "../intake-session/provider";
+import { mappingPartialState } from "../partial-state";
 import { retrieveSession } from "../session-ops";
 import { CAMPAIGN_LINKS_TOKEN, INTAKE_SESSION_TOKEN } from "./schema";
 import { hasUnknowns, keyScopeFromUrn, withSecrets } from "./values";
@@ -41,16 +42,8 @@ export const SECRET_OUTPUTS: Record<string, readonly string[]> = {
  * succeeded) gets the same secret marks as a result, so a partial failure
  * never writes a signed URL to state in plaintext.
  */
-export async function keepingSecrets<T>(secrets: readonly string[], operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    const carried = error as { properties?: unknown };
-    if (typeof carried === "object" && carried !== null && typeof carried.properties === "object" && carried.properties !== null) {
-      carried.properties = withSecrets(carried.properties as Props, secrets);
-    }
-    throw error;
-  }
+export function keepingSecrets<T>(secrets: readonly string[], operation: () => Promise<T>): Promise<T> {
+  return mappingPartialState(operation, (properties) => withSecrets(properties, secrets));
 }
 
 /**
