@@ -5,10 +5,16 @@
  * returns at once, nothing else), through the same engine, backend and
  * settings as the campaign. A campaign's `up` or `destroy` can approach this
  * figure but not go below it; the ratio to it is the per-link overhead.
+ *
+ * The secret floor is the same with one secret output per resource, a string
+ * as long as a signed link: the least any resource that keeps its link in
+ * state (encrypted, as every link must be) can cost. The distance between the
+ * two floors is the engine's handling of secrets at each checkpoint rewrite,
+ * which no provider can remove.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { cpuResult, type FloorResult, round } from "./report";
-import { type BenchBackend, BenchStack, type EngineSettings, assertNoChange, engineCpu } from "./stack";
+import { type BenchBackend, BenchStack, type EngineSettings, assertNoChange, engineCpu, type Timed } from "./stack";
 
 /**
  * The minimal provider. `pulumi.dynamic.Resource` stores it, serialized by
@@ -22,28 +28,55 @@ const noopProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
+/**
+ * The same with one output, as long as a signed link of the local server
+ * (`<base>/i/<session id>?exp=<seconds>&sig=<64 hex>`, about 145
+ * characters), made secret by the resource as `IntakeSession` makes its
+ * `signedUrl`. Built in the function so that the serialized provider stays
+ * within a few bytes of the floor's.
+ */
+const LINK_LENGTH = 145;
+const secretOutputProvider: pulumi.dynamic.ResourceProvider = {
+  async create() {
+    return { id: "0", outs: { link: "l".repeat(145) } };
+  },
+};
+
+/** Which floor: no outputs, or one secret output. */
+export type FloorKind = "plain" | "secret";
+
 /** A resource that does nothing: the engine's own cost of one resource. */
 class NoopResource extends pulumi.dynamic.Resource {
-  constructor(name: string) {
-    super(noopProvider, name, {}, undefined, "klarefi-bench", "Noop");
+  constructor(name: string, kind: FloorKind) {
+    if (kind === "plain") super(noopProvider, name, {}, undefined, "klarefi-bench", "Noop");
+    else super(secretOutputProvider, name, { link: undefined }, { additionalSecretOutputs: ["link"] }, "klarefi-bench", "NoopSecret");
   }
 }
 
 /** Measures `up`, a no-change `preview` and `destroy` of N no-op resources. */
-export async function measureFloor(links: number, backend: BenchBackend, settings: EngineSettings, log: (line: string) => void): Promise<FloorResult> {
+export async function measureFloor(
+  links: number,
+  backend: BenchBackend,
+  settings: EngineSettings,
+  log: (line: string) => void,
+  kind: FloorKind = "plain",
+): Promise<FloorResult> {
+  const name = kind === "plain" ? "floor" : "secret-floor";
   const program = async () => {
-    for (let i = 0; i < links; i++) new NoopResource(`noop-${i}`);
+    for (let i = 0; i < links; i++) new NoopResource(`noop-${i}`, kind);
   };
-  const stack = await BenchStack.create({ backend, settings, projectName: "klarefi-bench", stackName: "floor", program });
+  const stack = await BenchStack.create({ backend, settings, projectName: "klarefi-bench", stackName: name, program });
+  const line = (step: string, timed: Timed) => log(`${name.padEnd(12)} ${step.padEnd(9)} ${timed.seconds.toFixed(2)} s${engineCpu(timed)}`);
   try {
-    const up = await stack.up(`floor: up of ${links} no-op resources`);
-    log(`floor     up        ${up.seconds.toFixed(2)} s${engineCpu(up)}`);
+    const up = await stack.up(`${name}: up of ${links} no-op resources`);
+    line("up", up);
     const stored = await stack.checkpoint();
-    const preview = await stack.preview("floor: no-change preview");
-    assertNoChange("floor: no-change preview", preview.changes);
-    log(`floor     preview   ${preview.seconds.toFixed(2)} s${engineCpu(preview)}`);
-    const destroy = await stack.destroy("floor: destroy");
-    log(`floor     destroy   ${destroy.seconds.toFixed(2)} s${engineCpu(destroy)}`);
+    if (kind === "secret") assertLinksEncrypted(stored.text, links);
+    const preview = await stack.preview(`${name}: no-change preview`);
+    assertNoChange(`${name}: no-change preview`, preview.changes);
+    line("preview", preview);
+    const destroy = await stack.destroy(`${name}: destroy`);
+    line("destroy", destroy);
     return {
       up_s: round(up.seconds),
       preview_s: round(preview.seconds),
@@ -53,5 +86,14 @@ export async function measureFloor(links: number, backend: BenchBackend, setting
     };
   } finally {
     await stack.remove();
+  }
+}
+
+/** The secret floor measures what it claims only if every resource's output is stored encrypted. */
+function assertLinksEncrypted(checkpoint: string, links: number): void {
+  const ciphertexts = checkpoint.match(/"ciphertext"/g)?.length ?? 0;
+  const plaintext = checkpoint.includes("l".repeat(LINK_LENGTH));
+  if (plaintext || ciphertexts < links) {
+    throw new Error(`secret-floor: expected ${links} encrypted outputs in the checkpoint, found ${ciphertexts}${plaintext ? " and a link in plaintext" : ""}.`);
   }
 }

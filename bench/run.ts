@@ -18,7 +18,9 @@
  * create per link: the figures would not be what they claim. Baselines: the
  * client (the same N creates and revokes straight through `Klarefi` at the
  * provider's concurrency cap) and, with `--floor`, N no-op dynamic resources
- * through the same engine. The floor grows with N² on the file and S3
+ * through the same engine, and the same with one secret output each (the
+ * secret floor: what keeping an encrypted link in state costs the engine,
+ * whatever the provider does). The floor grows with N² on the file and S3
  * backends, as the per-link mode does: about 75 s for `up` at 1,000 on two
  * cores, so most of an hour at 5,000; leave it out of bulk runs at that size.
  *
@@ -108,6 +110,7 @@ async function runCampaignBench(options: BenchOptions, out: (line: string) => vo
     client_create_s: 0,
     client_revoke_s: 0,
     floor: null,
+    secret_floor: null,
     modes: {},
     settings: {
       backend: options.backend,
@@ -151,7 +154,10 @@ async function runCampaignBench(options: BenchOptions, out: (line: string) => vo
     report.client_revoke_s = round(baseline.revokeSeconds);
     out(`client    creates   ${baseline.createSeconds.toFixed(2)} s, revokes ${baseline.revokeSeconds.toFixed(2)} s (cap ${DEFAULT_MAX_CONCURRENT_REQUESTS})`);
 
-    if (options.floor) report.floor = await measureFloor(options.links, backend, settings, out);
+    if (options.floor) {
+      report.floor = await measureFloor(options.links, backend, settings, out, "plain");
+      report.secret_floor = await measureFloor(options.links, backend, settings, out, "secret");
+    }
     for (const mode of options.modes) {
       report.modes[mode] = await measureMode({ mode, campaign, server, apiKey, backend, settings, log: out });
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { callsSince, callsTo, totalCalls } from "../../bench/api-calls";
-import { type BenchReport, checkTargets, formatTable, type ModeResult } from "../../bench/report";
+import { BenchReport, checkTargets, formatTable, type ModeResult } from "../../bench/report";
 import { parseOptions, UsageError } from "../../bench/run";
 import { assertNoChange, stateByType } from "../../bench/stack";
 
@@ -114,6 +114,28 @@ describe("the targets of a bench run", () => {
     const current = { ...report({ bulk: mode({ up_s: up }) }), links: 10_000 };
     const scaling = checkTargets(current, previous).find((c) => c.target.startsWith("bulk up at 10000"));
     expect(scaling?.met).toBe(met);
+  });
+
+  it("names the ratio to the secret floor in the per-link targets, which stay measured against the floor", () => {
+    const secretFloor = { ...floor, up_s: 12.5, destroy_s: 11 };
+    const checks = checkTargets({ ...report({ "per-link": mode({ up_s: 13, destroy_s: 11 }) }, floor), secret_floor: secretFloor });
+    expect(checks.map((c) => c.met)).toEqual([false, true]);
+    expect(checks[0]?.target).toContain("(1.30×; engine CPU 1.00×; 1.04× the secret floor)");
+    expect(checks[1]?.target).toContain("1.00× the secret floor");
+  });
+
+  it("reads a report written before the secret floor was measured", () => {
+    const older: Record<string, unknown> = { ...report({ "per-link": mode() }, floor) };
+    delete older.secret_floor;
+    expect(BenchReport.parse(older).secret_floor).toBeUndefined();
+    expect(checkTargets(BenchReport.parse(older))[0]?.target).not.toContain("secret floor");
+  });
+
+  it("prints the secret floor's column and the ratios to it", () => {
+    const table = formatTable({ ...report({ "per-link": mode({ up_s: 12 }) }, floor), secret_floor: { ...floor, up_s: 11 } });
+    expect(table).toContain("secret floor");
+    expect(table).toContain("11.00 s (1.10× floor)");
+    expect(table).toContain("12.00 s (1.20× floor) (1.09× secret floor) (12.00× client)");
   });
 
   it("prints a table with the ratios to the floor and the client", () => {
