@@ -9,6 +9,7 @@ import { DEFAULT_BASE_URL, Klarefi } from "../../client/klarefi";
 import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../../client/settings";
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
+import { withoutUserErrorTraces } from "../host-errors";
 import { mappingPartialState } from "../partial-state";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
@@ -266,7 +267,9 @@ export function sharedIntakeSessionImpl(): IntakeSessionProviderImpl {
  * The provider the engine's dynamic-provider host calls. It lives in the
  * installed package, so `destroy` runs the code installed now rather than the
  * code of the build that created the link. It converts between the stored
- * shape (stored.ts) and the implementation's flat inputs and full outputs.
+ * shape (stored.ts) and the implementation's flat inputs and full outputs,
+ * and lets API errors of the methods whose errors the host prints leave
+ * without a trace (host-errors.ts).
  */
 export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => sharedIntakeSessionImpl().configureFrom(req.config),
@@ -274,7 +277,7 @@ export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
     const result = await sharedIntakeSessionImpl().check(flatInputs(olds), flatInputs(news));
     return result.failures.length > 0 ? { inputs: news, failures: result.failures } : { inputs: storedInputs(result.inputs), failures: [] };
   },
-  diff: (id, olds, news) => sharedIntakeSessionImpl().diff(id, fullOutputs(id, olds), flatInputs(news)),
+  diff: (id, olds, news) => withoutUserErrorTraces(() => sharedIntakeSessionImpl().diff(id, fullOutputs(id, olds), flatInputs(news))),
   async create(inputs) {
     const { id, outs } = await mappingPartialState(() => sharedIntakeSessionImpl().create(flatInputs(inputs)), storedFromFull);
     return { id, outs: storedOutputs(outs) };
@@ -284,10 +287,10 @@ export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
     return { outs: storedOutputs(outs) };
   },
   async read(id, props) {
-    const read = await sharedIntakeSessionImpl().read(id, fullOutputs(id, props));
+    const read = await withoutUserErrorTraces(() => sharedIntakeSessionImpl().read(id, fullOutputs(id, props)));
     return read.id === "" ? read : { id: read.id, props: storedFromFull(read.props) };
   },
-  delete: (id) => sharedIntakeSessionImpl().delete(id),
+  delete: (id) => withoutUserErrorTraces(() => sharedIntakeSessionImpl().delete(id)),
 };
 
 /** The stored outputs for full outputs the implementation wrote. */

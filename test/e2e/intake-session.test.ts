@@ -279,6 +279,31 @@ describe("IntakeSession through the real engine", () => {
     });
   });
 
+  it("fails a destroy the API refuses with one sentence and no stack trace, keeps the link in state, and the next destroy revokes it", async () => {
+    const program = sessionsProgram(() => ["refused"]);
+    // No retries, so that one injected 500 is the answer (the provider's settings are recorded at up).
+    const stackConfig = { ...config(), "klarefi:maxRetries": { value: "0" } };
+    await withInlineStack({ projectName: "klarefi-refused", program, config: stackConfig }, async ({ stack }) => {
+      const id = (await stack.up()).outputs.refused?.value as string;
+      await server.admin.setFaults({ rate500: 1 });
+      let refused;
+      try {
+        refused = await callsDuring(() => stack.destroy());
+      } finally {
+        await server.admin.setFaults({ rate500: 0 });
+      }
+      const output = String((refused.error as Error | undefined)?.message ?? "");
+      expect(output).toContain(`Revoking intake session ${id} failed: 500`);
+      expect(output).not.toMatch(/^\s+at \S+ \(/m);
+      expect(refused.calls).toEqual({ [`${REVOKE} 500`]: 1 });
+      expect(Object.keys(await sessionStates(stack))).toEqual(["count-refused"]);
+
+      await stack.destroy();
+      const [session] = await server.admin.sessions({ external_case_id: "refused" });
+      expect(session?.status).toBe("revoked");
+    });
+  });
+
   it("keeps a secret argument encrypted in state, in the inputs and in the request snapshot, and shows a changed field by name in the preview diff", async () => {
     let locale = "nl";
     const program = async () => {

@@ -23,6 +23,7 @@ import {
   type LinkState,
   summarize,
 } from "./inputs";
+import { withoutUserErrorTraces } from "../../host-errors";
 import { type CampaignPlan, planCampaign, planSize, reissueGuard } from "./plan";
 
 /** The most failed rows an error message lists one by one. */
@@ -309,14 +310,15 @@ export function sharedCampaignLinksImpl(): CampaignLinksProviderImpl {
 
 /**
  * The provider the dynamic-provider host calls for `IntakeCampaignLinks`,
- * loaded by package name from the installed package.
+ * loaded by package name from the installed package. API errors of the
+ * methods whose errors the host prints leave without a trace (host-errors.ts).
  */
 export const campaignLinksProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => sharedCampaignLinksImpl().configureFrom(req.config),
-  check: (olds, news) => sharedCampaignLinksImpl().check(olds, news),
-  diff: (id, olds, news) => sharedCampaignLinksImpl().diff(id, olds, news),
+  check: (olds, news) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().check(olds, news)),
+  diff: (id, olds, news) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().diff(id, olds, news)),
   create: (inputs) => sharedCampaignLinksImpl().create(inputs),
   update: (id, olds, news) => sharedCampaignLinksImpl().update(id, olds, news),
-  read: (id, props) => sharedCampaignLinksImpl().read(id, props),
-  delete: (id, props) => sharedCampaignLinksImpl().delete(id, props),
+  read: (id, props) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().read(id, props)),
+  delete: (id, props) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().delete(id, props)),
 };
