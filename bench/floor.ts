@@ -38,6 +38,7 @@ const noopProvider: pulumi.dynamic.ResourceProvider = {
 const LINK_LENGTH = 145;
 const secretOutputProvider: pulumi.dynamic.ResourceProvider = {
   async create() {
+    // LINK_LENGTH written out: a captured constant would be serialized with every resource.
     return { id: "0", outs: { link: "l".repeat(145) } };
   },
 };
@@ -45,7 +46,7 @@ const secretOutputProvider: pulumi.dynamic.ResourceProvider = {
 /** Which floor: no outputs, or one secret output. */
 export type FloorKind = "plain" | "secret";
 
-/** A resource that does nothing: the engine's own cost of one resource. */
+/** A resource that does nothing: the engine's own cost of one resource (with one secret output, for the secret floor). */
 class NoopResource extends pulumi.dynamic.Resource {
   constructor(name: string, kind: FloorKind) {
     if (kind === "plain") super(noopProvider, name, {}, undefined, "klarefi-bench", "Noop");
