@@ -3,6 +3,7 @@ import { closeSync, copyFileSync, mkdirSync, openSync, mkdtempSync, readdirSync,
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOk, killProcessesWithEnv } from "../helpers/cli-project";
 import { builtPackage, klarefiStackConfig, offlinePulumiEnv, randomStackName, repoRoot, withInlineStack } from "../helpers/pulumi";
 import { checkpointKey, lockPrefix, type RunningS3Server, startTestS3Server, stateObjects } from "../helpers/s3";
 import { callsSince, startTestServer, type TestServer } from "../helpers/server";
@@ -228,29 +229,7 @@ function person(name: string, stack: string, tag: string, rows: number): Person 
   return { dir, home, env, pulumi, spawnUp, upLog };
 }
 
-function expectOk(result: CliResult): void {
-  if (result.status !== 0) throw new Error(`pulumi failed (${result.status}):\n${result.output.slice(-3000)}`);
-}
 
-/**
- * SIGKILLs every process whose environment holds `marker`. The CLI starts its
- * plugins in process groups of their own, so killing the CLI's group leaves
- * them behind, as a crash would; the test must not.
- */
-function killProcessesWithEnv(marker: string): number {
-  let killed = 0;
-  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
-    try {
-      if (readFileSync(`/proc/${pid}/environ`, "latin1").includes(marker)) {
-        process.kill(Number(pid), "SIGKILL");
-        killed += 1;
-      }
-    } catch {
-      // The process ended meanwhile, or is not ours to read.
-    }
-  }
-  return killed;
-}
 
 /** Creates the stack in Alice's folder and hands its settings file to Bob, as a team shares it through git. */
 async function initSharedStack(alice: Person, bob: Person, stack: string): Promise<void> {
