@@ -10,7 +10,8 @@ import { createRequire } from "node:module";
 
 /** Where progress goes: the engine when reachable, nowhere otherwise. */
 export interface ProgressSink {
-  info(message: string): void;
+  /** Sends a line; the promise settles once the engine has it (or it was dropped), never rejects. */
+  info(message: string): void | Promise<void>;
 }
 
 interface EngineModules {
@@ -59,11 +60,14 @@ export function engineProgress(argv: readonly string[] = process.argv): Progress
   engineSink = {
     info(message: string) {
       const request = new engine.LogRequest().setSeverity(engine.LogSeverity.INFO).setMessage(message).setUrn("").setEphemeral(false);
-      try {
-        client?.log(request, () => {});
-      } catch {
-        // Progress is best effort.
-      }
+      return new Promise<void>((resolve) => {
+        try {
+          client?.log(request, () => resolve());
+        } catch {
+          // Progress is best effort.
+          resolve();
+        }
+      });
     },
   };
   return engineSink;

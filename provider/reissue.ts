@@ -14,13 +14,18 @@ const PROGRAM_NAMES: Record<string, string> = {
   trace_id: "traceId",
 };
 
-/** The sentence shown when a change would revoke and reissue live links. */
+/**
+ * The sentence shown when a change would revoke and reissue live links.
+ * `fields` are API names (shown as program names) or names already as the
+ * user wrote them; empty when unknown.
+ */
 export function reissueMessage(caseIds: readonly string[], fields: readonly string[]): string {
   const n = caseIds.length;
-  const shown = caseIds.slice(0, 5).join(", ") + (n > 5 ? `, and ${n - 5} more` : "");
+  const shown = caseIds.slice(0, 5).join(", ") + (n > 5 ? `, and ${(n - 5).toLocaleString("en-US")} more` : "");
   const names = fields.map((f) => PROGRAM_NAMES[f] ?? f).join(", ");
+  const cause = names === "" ? "a changed field that is sent to the API needs a new link" : `a new ${names} needs a new link`;
   return (
-    `This change would revoke and reissue ${n} live link${n === 1 ? "" : "s"} (${shown}): a new ${names} needs a new link, ` +
+    `This change would revoke and reissue ${n.toLocaleString("en-US")} live link${n === 1 ? "" : "s"} (${shown}): ${cause}, ` +
     `and the link${n === 1 ? "" : "s"} already mailed would stop working. A new expiresAt alone keeps every link. ` +
     `To reissue on purpose, set reissue: "allow" (applicants who completed keep their sessions) or change rotation; otherwise undo the change.`
   );

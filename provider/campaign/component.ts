@@ -9,8 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
+import { shardOf } from "./links/shards";
 import { type MailMergeRow, writeMailMerge } from "./mail-merge";
-import { type CampaignRow, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
+import { type CampaignRow, CampaignRowsError, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
 /** Arguments of an {@link IntakeCampaign}. Give `rows` or `csvFile`. */
 export interface IntakeCampaignArgs {
@@ -42,6 +43,16 @@ export interface IntakeCampaignArgs {
    * existing campaign without any applicant getting a new link).
    */
   mode?: "per-link" | "bulk" | undefined;
+  /**
+   * Bulk mode: how many resources hold the campaign's links (default 1).
+   * Rows are spread over them by a hash of the external case id, and the
+   * engine runs them one after another, so that Ctrl-C stops an `up` after
+   * the shard in flight with every finished shard recorded. Choose it when
+   * the campaign starts (docs/campaigns.md, "Scale": about one shard per
+   * 300 links against a rate-limited API, or for runs you may interrupt); a
+   * live campaign keeps its count (a change is refused before any API call).
+   */
+  shards?: number | undefined;
   /**
    * Opt-in mail-merge export: after `pulumi up`, write `external_case_id,
    * external_applicant_id,session_id,signed_url,locale,expires_at` to this
@@ -93,8 +104,10 @@ export class IntakeCampaign extends pulumi.ComponentResource {
   readonly summary: pulumi.Output<StatusSummary>;
   /** Per-link mode: external case id → its session resource (empty in bulk mode). */
   readonly sessions: Readonly<Record<string, IntakeSession>>;
-  /** Bulk mode: the one resource holding every link. */
+  /** Bulk mode: the resource holding the links (the first shard when there are several). */
   readonly bulk: IntakeCampaignLinks | undefined;
+  /** Bulk mode: every shard resource, in the order the engine runs them. */
+  readonly shards: readonly IntakeCampaignLinks[];
   /** How many links the campaign holds. */
   readonly size: number;
   /** Path of the mail-merge file, once written (`pulumi up` only). */
@@ -107,33 +120,49 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     const retainOnDelete = args.retainOnDelete ?? false;
     let mailMerge: pulumi.Output<MailMergeRow[]>;
     if (args.mode === "bulk") {
-      const linkRows: Record<string, LinkRowInput> = {};
+      const count = shardCount(args.shards);
+      const perShard: Record<string, LinkRowInput>[] = Array.from({ length: count }, () => ({}));
       for (const row of rows) {
-        linkRows[row.externalCaseId] = {
+        (perShard[shardOf(row.externalCaseId, count)] as Record<string, LinkRowInput>)[row.externalCaseId] = {
           applicant: row.externalApplicantId,
           ...(row.locale === undefined ? {} : { locale: row.locale }),
           ...(row.returnUrl === undefined ? {} : { returnUrl: row.returnUrl }),
         };
       }
-      const bulk = new IntakeCampaignLinks(
-        name,
-        {
-          caseTypeId: args.caseTypeId,
-          rows: linkRows,
-          locale: defaults.locale,
-          returnUrl: defaults.returnUrl,
-          expiresAt: defaults.expiresAt,
-          traceId: defaults.traceId,
-          rotation: args.rotation,
-          reissue: args.reissue,
-          retainRemovedRows: retainOnDelete || undefined,
-        },
-        { parent: this, retainOnDelete },
-      );
-      this.bulk = bulk;
+      // Shards run one after another (each depends on the one before): after a
+      // Ctrl-C the engine finishes the shard in flight and starts no other, so
+      // an interrupt takes effect within one shard's work and keeps every
+      // finished shard in state.
+      const shards: IntakeCampaignLinks[] = [];
+      perShard.forEach((linkRows, index) => {
+        const previous = shards[shards.length - 1];
+        shards.push(
+          new IntakeCampaignLinks(
+            index === 0 ? name : `${name}-shard-${index + 1}`,
+            {
+              caseTypeId: args.caseTypeId,
+              rows: linkRows,
+              locale: defaults.locale,
+              returnUrl: defaults.returnUrl,
+              expiresAt: defaults.expiresAt,
+              traceId: defaults.traceId,
+              rotation: args.rotation,
+              reissue: args.reissue,
+              retainRemovedRows: retainOnDelete || undefined,
+              campaign: { name, shard: { index, count } },
+              csvFile: args.csvFile,
+            },
+            { parent: this, retainOnDelete, ...(previous === undefined ? {} : { dependsOn: [previous] }) },
+          ),
+        );
+      });
+      this.bulk = shards[0];
+      this.shards = shards;
       this.sessions = {};
-      this.summary = bulk.summary;
-      const joined = pulumi.all([bulk.sessions, bulk.signedUrls]);
+      this.summary = pulumi.all(shards.map((s) => s.summary)).apply(addSummaries);
+      const joined = pulumi.all([pulumi.all(shards.map((s) => s.sessions)), pulumi.all(shards.map((s) => s.signedUrls))]).apply(
+        ([states, urls]) => [Object.assign({}, ...states), Object.assign({}, ...urls)] as [Record<string, LinkState>, Record<string, string>],
+      );
       this.links = pulumi.secret(joined.apply(([states, urls]) => linksFrom(rows, states, urls)));
       mailMerge = joined.apply(([states, urls]) =>
         rows.flatMap((row) => {
@@ -162,6 +191,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         );
       }
       this.bulk = undefined;
+      this.shards = [];
       this.sessions = sessions;
       const perRow = rows.map((row) => {
         const s = sessions[row.externalCaseId] as IntakeSession;
@@ -190,6 +220,25 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     // their sessions (or in the bulk resource). `this.links` stays for the program.
     this.registerOutputs({ summary: this.summary, size: this.size, mailMergeFile: this.mailMergeFile });
   }
+}
+
+/** The shard count of a bulk campaign: a whole number from 1 to 1,024. */
+function shardCount(shards: number | undefined): number {
+  if (shards === undefined) return 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
+    throw new CampaignRowsError("IntakeCampaign", [`shards must be a whole number from 1 to 1024, not ${String(shards)}`]);
+  }
+  return shards;
+}
+
+/** Sums the status counts of a campaign's shards. */
+function addSummaries(summaries: readonly (StatusSummary | undefined)[]): StatusSummary {
+  const total: StatusSummary = { total: 0, open: 0, completed: 0, revoked: 0, expired: 0 };
+  for (const s of summaries) {
+    if (s === undefined) continue;
+    for (const key of Object.keys(total) as (keyof StatusSummary)[]) total[key] += s[key] ?? 0;
+  }
+  return total;
 }
 
 function linksFrom(rows: readonly SourcedRow[], states: Record<string, LinkState>, urls: Record<string, string>): Record<string, CampaignLink> {

@@ -10,7 +10,7 @@ import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
 import { withoutUserErrorTraces } from "../host-errors";
-import { mappingPartialState } from "../partial-state";
+import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../partial-state";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
 import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
@@ -219,9 +219,11 @@ export class IntakeSessionProviderImpl {
     }
     if (mismatched.length > 0) {
       const reasons = mismatched.map((m) => `${m.field} is "${m.got}", not the requested "${m.asked}"`);
-      throw Object.assign(
-        new Error(`Intake session ${session.session_id} was created but does not match the request: ${reasons.join("; ")}.`),
-        { id: session.session_id, properties: outs, reasons },
+      throw partialStateError(
+        `Intake session ${session.session_id} was created but does not match the request: ${reasons.join("; ")}.`,
+        session.session_id,
+        { ...outs },
+        reasons,
       );
     }
     return { id: session.session_id, outs };
@@ -279,11 +281,11 @@ export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
   },
   diff: (id, olds, news) => withoutUserErrorTraces(() => sharedIntakeSessionImpl().diff(id, fullOutputs(id, olds), flatInputs(news))),
   async create(inputs) {
-    const { id, outs } = await mappingPartialState(() => sharedIntakeSessionImpl().create(flatInputs(inputs)), storedFromFull);
+    const { id, outs } = await mappingPartialState(() => sharedIntakeSessionImpl().create(flatInputs(inputs)), keepingSerializedProvider(inputs, storedFromFull));
     return { id, outs: storedOutputs(outs) };
   },
   async update(id, olds, news) {
-    const { outs } = await mappingPartialState(() => sharedIntakeSessionImpl().update(id, fullOutputs(id, olds), flatInputs(news)), storedFromFull);
+    const { outs } = await mappingPartialState(() => sharedIntakeSessionImpl().update(id, fullOutputs(id, olds), flatInputs(news)), keepingSerializedProvider(news, storedFromFull));
     return { outs: storedOutputs(outs) };
   },
   async read(id, props) {

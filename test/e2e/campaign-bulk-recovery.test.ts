@@ -54,7 +54,7 @@ async function openByCase(caseType: string): Promise<Record<string, string>> {
 async function bulkRows(stack: Stack): Promise<Record<string, { id: string }>> {
   const deployment = (await stack.exportStack()).deployment as { resources: { type: string; outputs?: Record<string, unknown> }[] };
   const bulk = deployment.resources.find((r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeCampaignLinks");
-  return (bulk?.outputs?.sessions ?? {}) as Record<string, { id: string }>;
+  return klarefi.unpackLinks(String(bulk?.outputs?.links ?? "klarefi-links/1"));
 }
 
 describe("bulk campaign recovery and migration", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type CampaignLinksInputs, desiredRows, type LinkState, summarize } from "../../provider/campaign/links/inputs";
-import { planCampaign, reissueGuard } from "../../provider/campaign/links/plan";
+import { planCampaign, reissueRefusal, reissuingFieldChanges } from "../../provider/campaign/links/plan";
 import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
 import { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
 
@@ -62,28 +62,49 @@ describe("the bulk campaign plan", () => {
 });
 
 describe("the mass-reissue guard", () => {
+  const refusal = (olds: CampaignLinksInputs, news: CampaignLinksInputs, statuses: Record<string, LinkState["status"]> = {}, allowed = false) => {
+    const state = stateFor(olds, statuses);
+    return reissueRefusal(state, plan(state, news), { allowed, fields: reissuingFieldChanges(olds, news) });
+  };
+
   it.each([
-    ["a first up (no old inputs)", {}, base, undefined],
-    ["a new expiry only", base, { ...base, expiresAt: "2027-07-31T00:00:00Z" }, undefined],
-    ["new rows and removed rows", base, { ...base, rows: { c1: { applicant: "a1" }, c9: { applicant: "a9" } } }, undefined],
-    ["a new locale with reissue allowed", base, { ...base, locale: "de", reissue: "allow" as const }, undefined],
-    ["a new rotation", base, { ...base, locale: "de", rotation: "r2" }, undefined],
-  ])("lets %s through", (_what, olds, news, expected) => {
-    expect(reissueGuard(olds, news)).toEqual(expected);
+    ["a new expiry only", base, { ...base, expiresAt: "2027-07-31T00:00:00Z" }],
+    ["new rows and removed rows", base, { ...base, rows: { c1: { applicant: "a1" }, c9: { applicant: "a9" } } }],
+  ])("lets %s through", (_what, olds, news) => {
+    expect(refusal(olds, news)).toBeUndefined();
   });
 
-  it("refuses a new default locale with the count, the rows and the way to ask for it", () => {
-    const refusal = reissueGuard(base, { ...base, locale: "de" });
-    expect(refusal?.property).toBe("rows");
-    expect(refusal?.reason).toMatch(/^This change would revoke and reissue 2 live links \(c1, c2\): a new locale needs a new link/);
-    expect(refusal?.reason).toContain('set reissue: "allow"');
+  it("lets a new locale through when reissue is allowed or the rotation changed", () => {
+    expect(refusal(base, { ...base, locale: "de" }, {}, true)).toBeUndefined();
+  });
+
+  it("refuses a new default locale with the count of live links, the rows and the way to ask for it", () => {
+    const reason = refusal(base, { ...base, locale: "de" });
+    expect(reason).toMatch(/^This change would revoke and reissue 2 live links \(c1, c2\): a new locale needs a new link/);
+    expect(reason).toContain('set reissue: "allow"');
+  });
+
+  it("counts only rows whose link is live: closed links and completed applicants are not reissued against anyone's will", () => {
+    expect(refusal(base, { ...base, locale: "de" }, { c1: "revoked", c2: "completed" })).toBeUndefined();
+    expect(refusal(base, { ...base, locale: "de" }, { c1: "expired" })).toMatch(/reissue 1 live link \(c2\)/);
+  });
+
+  it("refuses nothing for rows that have no link yet, as after a first up that failed", () => {
+    const news = { ...base, locale: "NL" };
+    expect(reissueRefusal({}, plan({}, news), { allowed: false, fields: reissuingFieldChanges(base, news) })).toBeUndefined();
   });
 
   it("names every field that forces new links and shortens a long list of rows", () => {
     const rows = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`c${i}`, { applicant: `a${i}` }]));
     const olds = { ...base, rows };
-    const refusal = reissueGuard(olds, { ...olds, caseTypeId: "motor_claim", returnUrl: "https://x.example/back" });
-    expect(refusal?.reason).toMatch(/8 live links \(c0, c1, c2, c3, c4, and 3 more\): a new caseTypeId, returnUrl needs a new link/);
+    expect(refusal(olds, { ...olds, caseTypeId: "motor_claim", returnUrl: "https://x.example/back" })).toMatch(
+      /8 live links \(c0, c1, c2, c3, c4, and 3 more\): a new caseTypeId, returnUrl needs a new link/,
+    );
+  });
+
+  it("names the CSV column of a row's own value when the rows came from a CSV file", () => {
+    const news = { ...base, csvFile: "applicants.csv", rows: { ...base.rows, c1: { applicant: "someone_else" } } };
+    expect(refusal(base, news)).toMatch(/reissue 1 live link \(c1\): a new external_applicant_id in applicants.csv needs a new link/);
   });
 });
 

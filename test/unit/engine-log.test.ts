@@ -9,7 +9,7 @@ describe("progress lines", () => {
   it("reports done/total every period while an operation runs, and once at the end of a long one", () => {
     vi.useFakeTimers();
     const lines: string[] = [];
-    const progress = progressReporter({ info: (line) => lines.push(line) }, "hail", 5000, 3000);
+    const progress = progressReporter({ info: (line) => void lines.push(line) }, "hail", 5000, 3000);
     for (let i = 0; i < 1200; i++) progress.tick();
     vi.advanceTimersByTime(3000);
     for (let i = 0; i < 3800; i++) progress.tick();
@@ -23,7 +23,7 @@ describe("progress lines", () => {
   it("says nothing for a short operation", () => {
     vi.useFakeTimers();
     const lines: string[] = [];
-    const progress = progressReporter({ info: (line) => lines.push(line) }, "hail", 3, 3000);
+    const progress = progressReporter({ info: (line) => void lines.push(line) }, "hail", 3, 3000);
     progress.tick();
     progress.stop();
     expect(lines).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mappingPartialState } from "../../provider/partial-state";
+import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../../provider/partial-state";
 
 const upper = (props: Record<string, unknown>) => Object.fromEntries(Object.entries(props).map(([k, v]) => [k, String(v).toUpperCase()]));
 
@@ -19,5 +19,13 @@ describe("the state an error carries", () => {
 
   it("passes a result through untouched: the caller maps it", async () => {
     await expect(mappingPartialState(() => Promise.resolve({ outs: { a: "b" } }), upper)).resolves.toEqual({ outs: { a: "b" } });
+  });
+
+  it("keeps the dynamic provider's serialized provider in the state of a failed create, so refresh and destroy can load it", async () => {
+    const error = partialStateError("2 of 3 links failed", "p/s/hail", { links: "…" });
+    const inputs = { __provider: "exports.handler = () => require('x').provider;", rows: "…" };
+    await expect(mappingPartialState(() => Promise.reject(error), keepingSerializedProvider(inputs))).rejects.toBe(error);
+    expect(error.properties).toEqual({ links: "…", __provider: inputs.__provider });
+    expect(error.reasons).toEqual(["2 of 3 links failed"]);
   });
 });

@@ -6,6 +6,7 @@
  * export here.
  */
 export * from "./inputs";
+export * from "./packed";
 export * from "./plan";
 export * from "./provider";
 export * from "./resource";

@@ -13,6 +13,7 @@ import { fields } from "../../../contract/fields";
 import { type SessionStatus } from "../../../contract/schemas";
 import type { SessionFields } from "../../session-ops";
 import { logicalNameFor } from "../rows";
+import { isPacked, PACKED_ROWS_HEADER, unpackRows } from "./packed";
 
 /** One applicant's row as the resource stores it, checked with the contract's rules. */
 export const LinkRowInput = z.object({
@@ -36,7 +37,15 @@ export const CampaignLinksInputs = z.object({
   reissue: z.literal("allow").optional(),
   /** Rows that leave the campaign keep their links (the campaign's `retainOnDelete`). */
   retainRemovedRows: z.boolean().optional(),
-  rows: z.record(fields.externalId("external case id"), LinkRowInput),
+  /** External case id → row; the dynamic resource sends them packed (packed.ts), the plugin as a map. */
+  rows: z.preprocess(
+    (value) => (isPacked(value, PACKED_ROWS_HEADER) ? unpackRows(value) : value),
+    z.record(fields.externalId("external case id"), LinkRowInput),
+  ),
+  /** The resource's place among the campaign's shards: `index` of `count` (absent: the only one). */
+  shard: z.object({ index: z.int().min(0), count: z.int().min(1) }).optional(),
+  /** Where the rows came from when that was a CSV file, so messages name its columns. */
+  csvFile: z.string().optional(),
 });
 export type CampaignLinksInputs = z.infer<typeof CampaignLinksInputs>;
 

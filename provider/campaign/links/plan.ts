@@ -63,32 +63,61 @@ export function planCampaign(
   return plan;
 }
 
-/** A refused change, as `check` reports it. */
-export interface ReissueRefusal {
-  property: string;
-  reason: string;
-}
-
 /**
- * The mass-replacement guard, run by `check` on the old and new inputs
- * (before any API call, so `pulumi preview` shows it). Rows whose new inputs
- * need a new link would lose the link already mailed to them; unless the
- * user asked for it (`reissue: "allow"`, or a new `rotation`), the change is
- * refused with the count and the fields that caused it.
+ * The fields whose change needs a new link, between the old and the new
+ * inputs, as the user wrote them: program names (`locale`), or the CSV's
+ * columns (`external_applicant_id`) for a row's own values when the campaign
+ * came from a CSV file. `check` works this out (it sees the old inputs);
+ * {@link reissueRefusal} uses it for its sentence.
  */
-export function reissueGuard(olds: Partial<CampaignLinksInputs>, news: CampaignLinksInputs): ReissueRefusal | undefined {
-  if (news.reissue === "allow" || olds.rows === undefined || olds.keyScope === undefined || olds.caseTypeId === undefined) return undefined;
-  if ((olds.rotation ?? "") !== (news.rotation ?? "")) return undefined;
+export function reissuingFieldChanges(olds: Partial<CampaignLinksInputs>, news: CampaignLinksInputs): string[] {
+  if (olds.rows === undefined || olds.keyScope === undefined || olds.caseTypeId === undefined) return [];
   const before = desiredRows(olds as CampaignLinksInputs);
-  const after = desiredRows(news);
-  const affected: string[] = [];
-  const fields = new Set<string>();
-  for (const [caseId, row] of after) {
+  const changed = new Set<string>();
+  for (const [caseId, row] of desiredRows(news)) {
     const old = before.get(caseId);
     if (old === undefined || old.fp === row.fp) continue;
-    affected.push(caseId);
-    for (const name of REISSUING_FIELDS) if ((old.fields[name] ?? "") !== (row.fields[name] ?? "")) fields.add(name);
+    for (const name of REISSUING_FIELDS) {
+      if ((old.fields[name] ?? "") === (row.fields[name] ?? "")) continue;
+      const own = ROW_FIELDS[name];
+      const fromRow = own !== undefined && (olds.rows[caseId]?.[own.input] ?? "") !== (news.rows[caseId]?.[own.input] ?? "");
+      changed.add(fromRow && news.csvFile !== undefined ? `${own.csv} in ${news.csvFile}` : (PROGRAM_NAMES[name] ?? name));
+    }
   }
-  if (affected.length === 0) return undefined;
-  return { property: "rows", reason: reissueMessage(affected, [...fields]) };
+  return [...changed];
+}
+
+/** A row's own fields: the name in the row, and the CSV column. */
+const ROW_FIELDS: Partial<Record<(typeof REISSUING_FIELDS)[number], { input: "applicant" | "locale" | "returnUrl"; csv: string }>> = {
+  external_applicant_id: { input: "applicant", csv: "external_applicant_id" },
+  locale: { input: "locale", csv: "locale" },
+  return_url: { input: "returnUrl", csv: "return_url" },
+};
+
+/** API field names as users write them in programs. */
+const PROGRAM_NAMES: Record<string, string> = {
+  case_type_id: "caseTypeId",
+  external_applicant_id: "externalApplicantId",
+  return_url: "returnUrl",
+  locale: "locale",
+  trace_id: "traceId",
+};
+
+/**
+ * The mass-replacement guard, run by `diff` on the recorded links (before
+ * any API call, so `pulumi preview` shows it). Only rows that hold a live
+ * link count: a row whose first create failed, or whose link is already
+ * closed, loses nothing, and a change that reissues no live link is never
+ * refused. Unless the user asked for it (`reissue: "allow"`, or a new
+ * `rotation`), a change that would replace live links is refused with the
+ * count and the fields that caused it.
+ */
+export function reissueRefusal(
+  state: Readonly<Record<string, LinkState>>,
+  plan: Pick<CampaignPlan, "reissue">,
+  options: { allowed: boolean; fields: readonly string[] },
+): string | undefined {
+  if (options.allowed) return undefined;
+  const live = plan.reissue.filter((caseId) => state[caseId]?.status === "open");
+  return live.length === 0 ? undefined : reissueMessage(live, options.fields);
 }

@@ -24,7 +24,9 @@ import {
   summarize,
 } from "./inputs";
 import { withoutUserErrorTraces } from "../../host-errors";
-import { type CampaignPlan, planCampaign, planSize, reissueGuard } from "./plan";
+import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../../partial-state";
+import { type CampaignPlan, planCampaign, planSize, reissueRefusal, reissuingFieldChanges } from "./plan";
+import { isPacked, PACKED_LINKS_HEADER, PACKED_URLS_HEADER, packLinks, packUrls, unpackLinks, unpackUrls } from "./packed";
 
 /** The most failed rows an error message lists one by one. */
 const MAX_LISTED_FAILURES = 20;
@@ -41,8 +43,13 @@ interface RowFailure {
  * replacement was made: every later operation tries them again.
  */
 function stateFrom(olds: Record<string, unknown>): { sessions: Record<string, LinkState>; signedUrls: Record<string, string>; retiring: string[] } {
-  const sessions = isRecord(olds.sessions) ? (olds.sessions as Record<string, LinkState>) : {};
-  const signedUrls = isRecord(olds.signedUrls) ? (olds.signedUrls as Record<string, string>) : {};
+  // The dynamic provider keeps the links packed (packed.ts); the plugin, and state written before 0.2, as maps.
+  const sessions = isPacked(olds.links, PACKED_LINKS_HEADER) ? unpackLinks(olds.links) : isRecord(olds.sessions) ? (olds.sessions as Record<string, LinkState>) : {};
+  const signedUrls = isPacked(olds.urls, PACKED_URLS_HEADER)
+    ? unpackUrls(olds.urls, sessions)
+    : isRecord(olds.signedUrls)
+      ? (olds.signedUrls as Record<string, string>)
+      : {};
   const retiring = Array.isArray(olds.retiring) ? olds.retiring.filter((id): id is string => typeof id === "string") : [];
   return { sessions: { ...sessions }, signedUrls: { ...signedUrls }, retiring };
 }
@@ -60,6 +67,47 @@ function campaignLabel(keyScope: string): string {
   return keyScope.split("/").pop() ?? keyScope;
 }
 
+/** How a shard is named in messages: ` [3/64]`, nothing for a campaign in one resource. */
+function shardSuffix(inputs: Pick<CampaignLinksInputs, "shard">): string {
+  return inputs.shard === undefined || inputs.shard.count === 1 ? "" : ` [${inputs.shard.index + 1}/${inputs.shard.count}]`;
+}
+
+/**
+ * A campaign's rows are spread over its shards by a hash of the external
+ * case id, so a new shard count would move live links from one resource to
+ * another: one resource's update would drop them while another's create
+ * takes them over. This version refuses that, before any API call.
+ */
+function shardProblem(olds: Record<string, unknown>, news: CampaignLinksInputs): string | undefined {
+  if (olds.rows === undefined) return undefined;
+  const before = isRecord(olds.shard) && typeof olds.shard.count === "number" ? olds.shard.count : 1;
+  const after = news.shard?.count ?? 1;
+  if (before === after) return undefined;
+  return (
+    `Campaign ${campaignLabel(news.keyScope)} keeps its links in ${before} shard${before === 1 ? "" : "s"}; changing shards to ${after} would move ` +
+    `live links between the campaign's resources, which this version does not do. Keep shards: ${before} for this campaign ` +
+    `(see docs/campaigns.md, "Scale", for how to choose it when a campaign starts).`
+  );
+}
+
+/** One line for the Pulumi output: what an `up` would do to a campaign, naming the rows (up to 50). */
+export function planSummary(label: string, plan: CampaignPlan, rows: number): string {
+  const parts: [string, readonly string[], string][] = [
+    ["create", plan.create, "+"],
+    ["reissue", plan.reissue, "+-"],
+    ["extend", plan.extend, "~"],
+    ["keep completed", plan.keepCompleted, "~"],
+    ["revoke", plan.revoke, "-"],
+    ["forget", plan.forget, "-"],
+  ];
+  const counts = parts.filter(([, ids]) => ids.length > 0).map(([what, ids]) => `${what} ${ids.length.toLocaleString("en-US")}`);
+  const touched = new Set(parts.flatMap(([, ids]) => ids));
+  const unchanged = Math.max(0, rows - [...touched].filter((id) => !plan.revoke.includes(id) && !plan.forget.includes(id)).length);
+  const named = parts.flatMap(([, ids, mark]) => ids.map((id) => `${mark}${id}`));
+  const shown = named.slice(0, 50).join(" ") + (named.length > 50 ? ` and ${(named.length - 50).toLocaleString("en-US")} more` : "");
+  return `${label}: ${counts.join(", ")}; ${unchanged.toLocaleString("en-US")} unchanged: ${shown}`;
+}
+
 /**
  * The bulk provider. It shares the `IntakeSession` provider's client, so
  * both resources of a stack stay under one concurrency cap.
@@ -67,6 +115,8 @@ function campaignLabel(keyScope: string): string {
 export class CampaignLinksProviderImpl {
   readonly #sessions: IntakeSessionProviderImpl;
   readonly #progress: () => ProgressSink;
+  /** The reissuing fields `check` found changed, by key scope, for the sentence of a refusal in `diff`. */
+  readonly #changedFields = new Map<string, string[]>();
 
   constructor(sessions: IntakeSessionProviderImpl = sharedIntakeSessionImpl(), progress: () => ProgressSink = () => engineProgress()) {
     this.#sessions = sessions;
@@ -90,15 +140,31 @@ export class CampaignLinksProviderImpl {
     const expiresAt = parsed.data.expiresAt;
     const expiry = expiresAt !== undefined && expiresAt !== olds.expiresAt ? expiryProblem("expiresAt", expiresAt, Date.now()) : undefined;
     if (expiry !== undefined) return { inputs: news, failures: [{ property: "expiresAt", reason: expiry }] };
-    const refusal = reissueGuard(olds as Partial<CampaignLinksInputs>, parsed.data);
-    return { inputs: parsed.data, failures: refusal ? [refusal] : [] };
+    const shardChange = shardProblem(olds, parsed.data);
+    if (shardChange !== undefined) return { inputs: news, failures: [{ property: "", reason: shardChange }] };
+    this.#changedFields.set(parsed.data.keyScope + shardSuffix(parsed.data), reissuingFieldChanges(olds as Partial<CampaignLinksInputs>, parsed.data));
+    // Packed rows stay packed in the engine (packed.ts); a map stays a map.
+    return { inputs: typeof news.rows === "string" ? { ...parsed.data, rows: news.rows } : parsed.data, failures: [] };
   }
 
-  /** Nothing changes unless some row must be created, reissued, extended, revoked or recorded. */
+  /**
+   * Nothing changes unless some row must be created, reissued, extended,
+   * revoked or recorded. A change that would reissue live links nobody asked
+   * to reissue is refused here, where the recorded links are known. The rows
+   * that change are named in the Pulumi output, with the count of the rest.
+   */
   async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
     const inputs = CampaignLinksInputs.parse(news);
+    const { sessions, retiring } = stateFrom(olds);
     const plan = this.plan(olds, inputs);
-    return { changes: planSize(plan) > 0 || stateFrom(olds).retiring.length > 0, replaces: [], deleteBeforeReplace: false };
+    const allowed = inputs.reissue === "allow" || this.rotated(olds, inputs);
+    const fields = this.#changedFields.get(inputs.keyScope + shardSuffix(inputs)) ?? [];
+    const refusal = reissueRefusal(sessions, plan, { allowed, fields });
+    if (refusal !== undefined) throw new Error(refusal);
+    const size = planSize(plan);
+    // Awaited: a preview can end before a line sent and forgotten reaches the engine.
+    if (size > 0) await this.#progress().info(planSummary(campaignLabel(inputs.keyScope) + shardSuffix(inputs), plan, Object.keys(inputs.rows).length));
+    return { changes: size > 0 || retiring.length > 0, replaces: [], deleteBeforeReplace: false };
   }
 
   private plan(olds: Record<string, unknown>, inputs: CampaignLinksInputs): CampaignPlan {
@@ -108,8 +174,9 @@ export class CampaignLinksProviderImpl {
 
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: CampaignLinksOutputs }> {
     const inputs = CampaignLinksInputs.parse(raw);
-    const outs = await this.apply({}, inputs, "create");
-    return { id: inputs.keyScope, outs };
+    const id = inputs.keyScope + (inputs.shard === undefined || inputs.shard.count === 1 ? "" : `#${inputs.shard.index + 1}of${inputs.shard.count}`);
+    const outs = await this.apply({}, inputs, "create", id);
+    return { id, outs };
   }
 
   async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: CampaignLinksOutputs }> {
@@ -218,7 +285,7 @@ export class CampaignLinksProviderImpl {
     if (failures.length > 0) {
       // The engine shows an init failure through its reasons, not its message.
       const message = failureMessage(label, operation, planSize(plan), failures);
-      throw Object.assign(new Error(message), { id, properties: outs, reasons: [message] });
+      throw partialStateError(message, id, { ...outs });
     }
     return outs;
   }
@@ -316,9 +383,33 @@ export function sharedCampaignLinksImpl(): CampaignLinksProviderImpl {
 export const campaignLinksProvider: pulumi.dynamic.ResourceProvider = {
   configure: (req) => sharedCampaignLinksImpl().configureFrom(req.config),
   check: (olds, news) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().check(olds, news)),
-  diff: (id, olds, news) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().diff(id, olds, news)),
-  create: (inputs) => sharedCampaignLinksImpl().create(inputs),
-  update: (id, olds, news) => sharedCampaignLinksImpl().update(id, olds, news),
-  read: (id, props) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().read(id, props)),
+  async diff(id, olds, news) {
+    const result = await withoutUserErrorTraces(() => sharedCampaignLinksImpl().diff(id, olds, news));
+    // State written before the packed form (maps) is rewritten by the next up, without any API call.
+    return isPacked(olds.links, PACKED_LINKS_HEADER) ? result : { ...result, changes: true };
+  },
+  async create(inputs) {
+    const { id, outs } = await mappingPartialState(() => sharedCampaignLinksImpl().create(inputs), keepingSerializedProvider(inputs, packedState));
+    return { id, outs: packedState(outs as unknown as Record<string, unknown>) };
+  },
+  async update(id, olds, news) {
+    const { outs } = await mappingPartialState(() => sharedCampaignLinksImpl().update(id, olds, news), keepingSerializedProvider(news, packedState));
+    return { outs: packedState(outs as unknown as Record<string, unknown>) };
+  },
+  async read(id, props) {
+    const read = await withoutUserErrorTraces(() => sharedCampaignLinksImpl().read(id, props));
+    return { id: read.id, props: packedState(read.props) };
+  },
   delete: (id, props) => withoutUserErrorTraces(() => sharedCampaignLinksImpl().delete(id, props)),
 };
+
+/**
+ * The outputs as the dynamic provider keeps them: the links and the signed
+ * URLs packed into two strings (packed.ts; `urls` is a secret output), not
+ * maps with a value per row.
+ */
+function packedState(outs: Record<string, unknown>): Record<string, unknown> {
+  const { sessions, signedUrls, ...rest } = outs;
+  const links = isRecord(sessions) ? (sessions as Record<string, LinkState>) : {};
+  return { ...rest, links: packLinks(links), urls: packUrls(isRecord(signedUrls) ? (signedUrls as Record<string, string>) : {}, links) };
+}

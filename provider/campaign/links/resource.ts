@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../../config-guard";
 import type { LinkRowInput, LinkState, StatusSummary } from "./inputs";
+import { packRows, unpackLinks, unpackUrls } from "./packed";
 
 /** The serialized provider: finds the installed bulk provider by package name (no code, no secret). */
 export const SERIALIZED_CAMPAIGN_LINKS_PROVIDER = `exports.handler = () => require("@klarefi/pulumi/campaign-links").campaignLinksProvider;\n`;
@@ -25,12 +26,22 @@ export interface IntakeCampaignLinksArgs {
   rotation?: string | undefined;
   reissue?: "allow" | undefined;
   retainRemovedRows?: boolean | undefined;
+  /**
+   * The campaign these rows belong to, when it is spread over several
+   * resources (`IntakeCampaign`'s `shards`): keys derive from the campaign's
+   * name, not the resource's, so every shard count and both modes agree.
+   */
+  campaign?: { name: string; shard: { index: number; count: number } } | undefined;
+  /** The CSV file the rows came from, so that messages name its columns. */
+  csvFile?: string | undefined;
 }
 
 /**
  * Every link of a campaign in one engine resource. Use it through
  * `IntakeCampaign` with `mode: "bulk"`; it is exported for programs that
- * build their rows themselves.
+ * build their rows themselves. The rows, the links and the signed URLs are
+ * kept packed, one string each (packed.ts), so that a step that changes one
+ * row or none costs little at 100,000 rows.
  *
  * @example
  * ```ts
@@ -43,28 +54,37 @@ export interface IntakeCampaignLinksArgs {
  * ```
  */
 export class IntakeCampaignLinks extends pulumi.CustomResource {
-  /** External case id → `{ id, status, fp, exp }` of its session. */
-  declare readonly sessions: pulumi.Output<Record<string, LinkState>>;
-  /** External case id → signed URL. A secret. */
-  declare readonly signedUrls: pulumi.Output<Record<string, string>>;
   /** Counts per status, as of the last `up` or `refresh`. */
   declare readonly summary: pulumi.Output<StatusSummary>;
+  /** The links' state, packed (packed.ts); read {@link sessions} instead. */
+  declare readonly links: pulumi.Output<string | undefined>;
+  /** The signed URLs, packed (packed.ts); a secret. Read {@link signedUrls} instead. */
+  declare readonly urls: pulumi.Output<string | undefined>;
+  /** External case id → `{ id, status, fp, exp }` of its session. */
+  readonly sessions: pulumi.Output<Record<string, LinkState>>;
+  /** External case id → signed URL. A secret. */
+  readonly signedUrls: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: IntakeCampaignLinksArgs, opts?: pulumi.CustomResourceOptions) {
     refusePlaintextApiKey();
-    const inputs = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
+    const { campaign, rows, ...rest } = args;
+    const inputs = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
     super(
       CAMPAIGN_LINKS_TYPE,
       name,
       {
         ...inputs,
+        rows: packRows(rows),
+        ...(campaign === undefined || campaign.shard.count === 1 ? {} : { shard: campaign.shard }),
         __provider: SERIALIZED_CAMPAIGN_LINKS_PROVIDER,
-        keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
-        sessions: undefined,
-        signedUrls: undefined,
+        keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${campaign?.name ?? name}`,
         summary: undefined,
+        links: undefined,
+        urls: undefined,
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "signedUrls"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "urls", "signedUrls"] },
     );
+    this.sessions = this.links.apply((packed) => (packed === undefined ? {} : unpackLinks(packed)));
+    this.signedUrls = pulumi.all([this.urls, this.sessions]).apply(([packed, sessions]) => (packed === undefined ? {} : unpackUrls(packed, sessions)));
   }
 }
