@@ -2,7 +2,7 @@
  * @module
  * An S3-compatible server on 127.0.0.1 to keep Pulumi state in a bucket, as a
  * team does with `pulumi login s3://…`: moto's server, installed by
- * `scripts/setup.sh` (step 5) into a cached virtual environment. The S3
+ * `scripts/setup.sh --with s3` (part of `--for test`) into a cached virtual environment. The S3
  * backend tests and `npm run bench -- --backend s3` start one per run.
  *
  * Besides starting and stopping the server, this module builds the
@@ -262,7 +262,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Runn
   const command = options.command ?? process.env.KLAREFI_MOTO_SERVER ?? installedMotoServer();
   if (!existsSync(command)) {
     throw new S3ServerError(
-      `moto's S3 server is not installed (${command} is missing). Run 'npm run setup' (scripts/setup.sh, step 5, installs it from PyPI with python3 3.10+), or set KLAREFI_MOTO_SERVER to a moto_server executable.`,
+      `moto's S3 server is not installed (${command} is missing). Run 'bash scripts/setup.sh --with s3' (npm test does it; it installs moto from PyPI with python3 3.10+), or set KLAREFI_MOTO_SERVER to a moto_server executable.`,
     );
   }
   const bucket = options.bucket ?? DEFAULT_STATE_BUCKET;

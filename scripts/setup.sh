@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a clone for the demo, the tests and the benchmarks; safe to run again
 # (each step is skipped when its result is already there). npm runs it before
-# `npm test`, `npm run demo` and `npm run bench`.
+# `npm test` (with --for test), `npm run demo` and `npm run bench`.
 #
 #   1. npm dependencies, including the project's own Node.js 24 (npm package
 #      `node`), which npm scripts then find first on PATH;
@@ -12,18 +12,29 @@
 #      two plugins the CLI needs for this project (the Node.js language host and
 #      the dynamic-provider plugin), linked into node_modules/.bin;
 #   4. the TypeScript build (dist/);
-#   5. the S3-compatible server of the team-backend tests (moto's server from
-#      PyPI, in a virtual environment made with the machine's python3 and
-#      cached outside the repository), linked as node_modules/.klarefi-pulumi/s3-server;
-#   6. the provider plugin `pulumi-resource-klarefi` and the YAML language host
-#      (built from the Go module proxy once, cached outside the repository),
-#      placed beside the CLI;
-#   7. the Python environment of the Python SDK test (Pulumi's Python SDK from
-#      PyPI, cached outside the repository, plus the generated sdk/python),
-#      linked as node_modules/.klarefi-pulumi/python.
+#   5. the provider plugin `pulumi-resource-klarefi`, linked beside the CLI.
 #
-# Options: --quiet prints only errors; --with-browser (used by `npm test`) also
-# installs Debian's chromium for the browser test when it is missing.
+# That is all the demo, the bench and `npm run pulumi` need. The extras below
+# are for tests: `--for test` (what `npm test` runs) sets up all of them, and
+# `--with <name>` one (the bench asks for `s3` itself when run with
+# `--backend s3`):
+#
+#   s3       the S3-compatible server of the team-backend tests (moto's server
+#            from PyPI, in a virtual environment made with the machine's python3
+#            and cached outside the repository), linked as
+#            node_modules/.klarefi-pulumi/s3-server;
+#   yaml     the YAML language host (built from the Go module proxy once,
+#            cached outside the repository), placed beside the CLI;
+#   python   the Python environment of the Python SDK test (Pulumi's Python SDK
+#            from PyPI, cached outside the repository, plus the generated
+#            sdk/python), linked as node_modules/.klarefi-pulumi/python;
+#   browser  Debian's chromium for the browser test, when it is missing.
+#
+# A new step that only tests need is an extra too: add its name to
+# `test_extras` and guard it with `wants <name>`.
+#
+# Options: --for demo (the default) or --for test; --with <name> (repeatable:
+#   s3, yaml, python, browser); --quiet prints only errors.
 # Environment: KLAREFI_CACHE_DIR (default ~/.cache/klarefi-pulumi) holds built
 # CLIs by version and the S3 server's virtual environment; KLAREFI_FORCE_PULUMI_BUILD=1
 # ignores a pulumi on PATH; KLAREFI_PYTHON (default python3) makes that environment.
@@ -32,14 +43,29 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 quiet=0
-browser=0
-for arg in "$@"; do
-  case "$arg" in
+test_extras="s3 yaml python browser"
+extras=" "
+usage() { printf 'setup: %s (usage: scripts/setup.sh [--for demo|test] [--with s3|yaml|python|browser]... [--quiet])\n' "$*" >&2; exit 2; }
+while (( $# )); do
+  case "$1" in
     --quiet) quiet=1 ;;
-    --with-browser) browser=1 ;;
-    *) printf 'setup: unknown option %s (expected --quiet or --with-browser)\n' "$arg" >&2; exit 2 ;;
+    --for)
+      case "${2:-}" in
+        demo) ;;
+        test) extras+="$test_extras " ;;
+        *) usage "--for takes demo or test, not '${2:-}'" ;;
+      esac
+      shift ;;
+    --with)
+      [[ " $test_extras " == *" ${2:-} "* ]] || usage "--with takes one of $test_extras, not '${2:-}'"
+      extras+="$2 "
+      shift ;;
+    *) usage "unknown option $1" ;;
   esac
+  shift
 done
+# Whether this run sets up the extra named $1.
+wants() { [[ "$extras" == *" $1 "* ]]; }
 say() { [[ $quiet == 1 ]] || printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 bin="$root/node_modules/.bin"
@@ -132,9 +158,9 @@ if [[ -n "$ambient" ]]; then
   [[ -x "$(dirname "$ambient")/pulumi-language-nodejs" ]] ||
     ln -sfn ../../tools/pulumi-language-nodejs/pulumi-language-nodejs "$bin/pulumi-language-nodejs"
 fi
-# The browser test drives Debian's Chromium (browser downloads cannot work
-# here). As root with apt-get, install it; otherwise say how.
-if [[ $browser == 1 && ! -x "${KLAREFI_CHROMIUM:-/usr/bin/chromium}" ]]; then
+# Extra browser: the browser test drives Debian's Chromium (browser downloads
+# cannot work here). As root with apt-get, install it; otherwise say how.
+if wants browser && [[ ! -x "${KLAREFI_CHROMIUM:-/usr/bin/chromium}" ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian's chromium for the browser test (apt-get)"
     started=$SECONDS
@@ -163,10 +189,18 @@ fi
 [[ -f dist/provider/index.js ]] || rm -f node_modules/.cache/tsbuildinfo
 tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/tsbuildinfo
 
-# 5. S3-compatible server ------------------------------------------------------
+# 5. Provider plugin ------------------------------------------------------------
+# `pulumi-resource-klarefi` (bin/, the package's provider plugin for YAML, Python
+# and `pulumi import`) goes on PATH beside the CLI, where the engine finds it.
+plugin_dir="$root/node_modules/.klarefi-pulumi/bin"
+mkdir -p "$plugin_dir"
+ln -sfn ../../../bin/pulumi-resource-klarefi "$plugin_dir/pulumi-resource-klarefi"
+ln -sfn ../../bin/pulumi-resource-klarefi "$bin/pulumi-resource-klarefi"
+
+# Extra s3: S3-compatible server -------------------------------------------------
 # The team-backend tests (test/e2e/s3-backend.test.ts) and `npm run bench --
 # --backend s3` keep Pulumi state in a bucket on moto's S3 server (why moto:
-# docs/campaigns.md, "Team backends"). It is installed once from PyPI with the
+# docs/development.md, "The S3 server of the tests"). It is installed once from PyPI with the
 # pinned versions of scripts/s3-server-requirements.txt into a virtual
 # environment named after a hash of that file, so editing it installs anew.
 # A failure here is not fatal: everything else works, and the S3 tests say what
@@ -202,24 +236,18 @@ install_s3_server() {
   touch "$s3_venv/klarefi-complete"
   say "installed moto's S3 server in $((SECONDS - started))s ($(du -sh "$s3_venv" | cut -f1))"
 }
-if [[ -f "$s3_venv/klarefi-complete" ]] || install_s3_server; then
+if wants s3 && { [[ -f "$s3_venv/klarefi-complete" ]] || install_s3_server; }; then
   mkdir -p node_modules/.klarefi-pulumi
   ln -sfn "$s3_venv" node_modules/.klarefi-pulumi/s3-server
 fi
 
-# 6. Provider plugin and YAML language host --------------------------------------
-# `pulumi-resource-klarefi` (bin/, the package's provider plugin for YAML, Python
-# and `pulumi import`) goes on PATH beside the CLI, where the engine finds it.
+# Extra yaml: YAML language host -------------------------------------------------
 # The YAML language host is built from the Go module proxy by the tools module
 # tools/pulumi-language-yaml (pulumi-yaml's own pinned Pulumi libraries) once,
 # cached in $KLAREFI_CACHE_DIR/pulumi-language-yaml-v<version>/, and placed
 # beside the CLI (the engine looks for language hosts there). A user's CLI that
 # already has one beside it keeps its own. A failure here is not fatal: only the
 # YAML tests need it, and they say what is missing.
-plugin_dir="$root/node_modules/.klarefi-pulumi/bin"
-mkdir -p "$plugin_dir"
-ln -sfn ../../../bin/pulumi-resource-klarefi "$plugin_dir/pulumi-resource-klarefi"
-ln -sfn ../../bin/pulumi-resource-klarefi "$bin/pulumi-resource-klarefi"
 yaml_version=$(sed -n 's#^require github.com/pulumi/pulumi-yaml v\(.*\)$#\1#p' tools/pulumi-language-yaml/go.mod)
 yaml_host="${KLAREFI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/klarefi-pulumi}/pulumi-language-yaml-v$yaml_version/bin/pulumi-language-yaml"
 yaml_failed() {
@@ -243,7 +271,9 @@ build_yaml_host() {
   mv -f "$tmp" "$yaml_host"
   say "built pulumi-language-yaml v$yaml_version in $((SECONDS - started))s"
 }
-if [[ -n "$ambient" && -x "$(dirname "$ambient")/pulumi-language-yaml" ]]; then
+if ! wants yaml; then
+  : # not needed by this command
+elif [[ -n "$ambient" && -x "$(dirname "$ambient")/pulumi-language-yaml" ]]; then
   : # the user's CLI brings its own YAML host
 elif [[ -x "$yaml_host" ]] || build_yaml_host; then
   if [[ -n "$ambient" ]]; then
@@ -253,7 +283,7 @@ elif [[ -x "$yaml_host" ]] || build_yaml_host; then
   fi
 fi
 
-# 7. Python SDK environment --------------------------------------------------------
+# Extra python: Python SDK environment ---------------------------------------------
 # The Python SDK test (test/e2e/plugin-python.test.ts) drives a Python program
 # through Pulumi's Python Automation API (an inline program: no Python language
 # host needed). Pulumi's Python SDK from PyPI and the generated SDK's other
@@ -284,7 +314,7 @@ make_python_env() {
   touch "$py_venv/klarefi-complete"
   say "installed Pulumi's Python SDK in $((SECONDS - started))s ($(du -sh "$py_venv" | cut -f1))"
 }
-if [[ -f "$py_venv/klarefi-complete" ]] || make_python_env; then
+if wants python && { [[ -f "$py_venv/klarefi-complete" ]] || make_python_env; }; then
   sdk_hash=$(find sdk/python -type f ! -path '*/build/*' ! -path '*.egg-info/*' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
   if [[ ! -f "$py_venv/klarefi-sdk-$sdk_hash" ]]; then
     say "installing the Python SDK (sdk/python) into $py_venv"
@@ -303,4 +333,7 @@ if [[ -f "$py_venv/klarefi-complete" ]] || make_python_env; then
   ln -sfn "$py_venv" node_modules/.klarefi-pulumi/python
 fi
 
+skipped=""
+for extra in $test_extras; do wants "$extra" || skipped+=" $extra"; done
+[[ -z "$skipped" ]] || say "not set up (tests only; --for test or --with <name>):$skipped"
 say "ready: Node.js $(node --version), @pulumi/pulumi $sdk, Pulumi CLI $("$bin/pulumi" version 2>/dev/null || "$cli" version)"

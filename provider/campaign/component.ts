@@ -39,7 +39,7 @@ export interface IntakeCampaignArgs {
    * `IntakeSession` per applicant, for small campaigns and for wiring single
    * links into other resources. `"bulk"`: one `IntakeCampaignLinks` resource
    * for the whole campaign, at the speed of the API for thousands of links
-   * (see docs/campaigns.md for the measured figures and how to switch an
+   * (see docs/campaigns.md for which to choose and how to switch an
    * existing campaign without any applicant getting a new link).
    */
   mode?: "per-link" | "bulk" | undefined;

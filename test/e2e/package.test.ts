@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withCliStack, type PulumiCliStack } from "../../scripts/pulumi-cli";
 import { DEFAULT_TEST_API_KEY } from "../../server";
+import { headingAnchors, relativeLinks } from "../helpers/markdown-links";
 import { installInto, linkStatus, packRepository, runCommand, startDevServer, userProjectEnv, type DevServer, type PackedPackage } from "../helpers/package";
 import { repoRoot, TEST_PASSPHRASE } from "../helpers/pulumi";
 
@@ -166,13 +167,15 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("npm pack on a fresh copy builds the code and ships it with the bin, README, LICENSE and the API doc, and nothing of tests, tools, benchmarks, scripts, CI or source maps", () => {
+  it("npm pack on a fresh copy builds the code and ships it with the bin, README, LICENSE and the docs pages, and nothing of tests, tools, benchmarks, scripts, CI or source maps", () => {
     const files = packed.files;
     for (const needed of [
       "package.json",
       "README.md",
       "LICENSE",
       "docs/klarefi-api.md",
+      "docs/README.md",
+      "docs/getting-started.md",
       "bin/klarefi.js",
       "dist/provider/index.js",
       "dist/provider/index.d.ts",
@@ -189,13 +192,25 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
       (f) =>
         !/^dist\/(contract|client|provider|server|cli)\/.+\.(js|d\.ts)$/.test(f) &&
         !/^bin\/[^/]+$/.test(f) &&
-        !["package.json", "README.md", "LICENSE", "docs/klarefi-api.md"].includes(f),
+        !/^docs\/[^/]+\.md$/.test(f) &&
+        !["package.json", "README.md", "LICENSE"].includes(f),
     );
     expect(unexpected, "files outside the compiled code, bin and docs").toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|tools|bench|scripts|\.ci)\//.test(f) || f.endsWith(".map") || f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
     // every compiled module has its declarations
     const js = files.filter((f) => f.startsWith("dist/") && f.endsWith(".js"));
     expect(js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))).toEqual([]);
+  });
+
+  it("ships every file and heading the packed README and docs pages link to", () => {
+    const broken: string[] = [];
+    for (const page of packed.files.filter((f) => f === "README.md" || /^docs\/[^/]+\.md$/.test(f))) {
+      for (const link of relativeLinks(page, readFileSync(path.join(repoRoot, page), "utf8"))) {
+        if (!packed.files.includes(link.file) && !packed.files.some((f) => f.startsWith(`${link.file}/`))) broken.push(`${page}: (${link.raw}) is not in the tarball`);
+        else if (link.anchor !== undefined && !headingAnchors(readFileSync(path.join(repoRoot, link.file), "utf8")).has(link.anchor)) broken.push(`${page}: (${link.raw}) names no heading of ${link.file}`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 
   it("declares @pulumi/pulumi as a peer range from 3.139.0, Node.js 22.19+, and types for every public subpath under both module resolutions", () => {

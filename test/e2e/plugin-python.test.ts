@@ -11,7 +11,7 @@ import { callsSince, startTestServer, type TestServer } from "../helpers/server"
 // API: a Python program (test/fixtures/plugin-python/stack.py) creates a
 // session through the default provider and a campaign through an explicit
 // provider, both served by the plugin. The Python environment (pulumi from
-// PyPI plus sdk/python) is made and cached by scripts/setup.sh.
+// PyPI plus sdk/python) is made and cached by scripts/setup.sh (--with python, part of --for test).
 
 const PYTHON = path.join(repoRoot, "node_modules", ".klarefi-pulumi", "python", "bin", "python");
 const SCRIPT = path.join(repoRoot, "test", "fixtures", "plugin-python", "stack.py");
@@ -19,7 +19,7 @@ const SCRIPT = path.join(repoRoot, "test", "fixtures", "plugin-python", "stack.p
 let server: TestServer;
 beforeAll(async () => {
   if (!existsSync(PYTHON)) {
-    throw new Error(`No Python environment at ${PYTHON}: run scripts/setup.sh, which makes it (Python 3.9+ and PyPI are needed).`);
+    throw new Error(`No Python environment at ${PYTHON}: run bash scripts/setup.sh --with python (npm test does it; Python 3.9+ and PyPI are needed).`);
   }
   server = await startTestServer();
 });

@@ -7,7 +7,7 @@ import { repoRoot } from "../helpers/pulumi";
 import { callsSince, startTestServer, type TestServer } from "../helpers/server";
 
 // examples/yaml-campaign through the Pulumi CLI and the YAML language host
-// (built from the Go module proxy by scripts/setup.sh, beside the CLI). The
+// (built from the Go module proxy by scripts/setup.sh --with yaml, beside the CLI). The
 // example is copied to a scratch project whose node_modules/@klarefi/pulumi
 // points at this checkout, which is what `npm install` gives a user (the
 // packed install itself is test/e2e/package.test.ts's business).
@@ -17,7 +17,7 @@ const YAML_HOST = path.join(repoRoot, "node_modules", ".klarefi-pulumi", "bin", 
 let server: TestServer;
 beforeAll(async () => {
   if (!existsSync(YAML_HOST) && !process.env.PATH?.split(path.delimiter).some((dir) => existsSync(path.join(dir, "pulumi-language-yaml")))) {
-    throw new Error(`No pulumi-language-yaml beside the CLI (${YAML_HOST}) or on PATH: run scripts/setup.sh, which builds it (it needs Go).`);
+    throw new Error(`No pulumi-language-yaml beside the CLI (${YAML_HOST}) or on PATH: run bash scripts/setup.sh --with yaml (npm test does it; it needs Go).`);
   }
   server = await startTestServer();
 });
