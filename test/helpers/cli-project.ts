@@ -96,10 +96,12 @@ export function clearFileBackendLocks(backendDir: string): boolean {
   return held;
 }
 
-/** A `pulumi up` started in the background, to be killed the hard way. */
+/** A `pulumi up` started in the background, to be interrupted or killed the hard way. */
 export interface KillableRun {
   /** SIGKILLs the CLI's process group and every plugin it started, and waits for the CLI to exit. */
   killHard(): Promise<void>;
+  /** Sends SIGINT to the CLI alone (as Ctrl-C does) and waits for it to exit; resolves to its exit code. */
+  interrupt(): Promise<number | null>;
 }
 
 /** Starts `pulumi up --yes --skip-preview` on a project in its own process group. */
@@ -110,8 +112,13 @@ export function startKillableUp(project: { dir: string; env: NodeJS.ProcessEnv; 
     detached: true,
     stdio: "ignore",
   });
-  const exited = new Promise((resolve) => run.on("exit", resolve));
+  const exited = new Promise<number | null>((resolve) => run.on("exit", (code) => resolve(code)));
   return {
+    async interrupt() {
+      if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to interrupt.");
+      process.kill(run.pid, "SIGINT");
+      return exited;
+    },
     async killHard() {
       // Without a pid, -(pid ?? 0) would be 0: the test runner's own process group.
       if (run.pid === undefined) throw new Error("pulumi up was started but has no pid; nothing to kill.");
