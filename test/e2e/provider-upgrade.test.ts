@@ -28,7 +28,7 @@ afterAll(async () => {
 const olderBuildProvider: pulumi.dynamic.ResourceProvider = {
   async configure(req) {
     const m: typeof import("../../provider/intake-session") = require("@klarefi/pulumi/intake-session");
-    await m.sharedIntakeSessionImpl().configureFrom(req.config);
+    await m.sharedIntakeSessionImpl().connection.configureFrom(req.config);
   },
   async create(inputs) {
     const m: typeof import("../../provider/intake-session") = require("@klarefi/pulumi/intake-session");

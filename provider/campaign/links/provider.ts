@@ -13,7 +13,7 @@ import type { Session } from "../../../contract/schemas";
 import { engineProgress, progressReporter, type ProgressSink } from "../../engine-log";
 import { baseIdempotencyKey } from "../../idempotency";
 import { isRecord } from "../../intake-session/policy";
-import { type IntakeSessionProviderImpl, sharedIntakeSessionImpl } from "../../intake-session/provider";
+import { type ProviderConnection, sharedProviderConnection } from "../../settings";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
 import {
   CampaignLinksInputs,
@@ -65,10 +65,10 @@ function campaignLabel(keyScope: string): string {
  * both resources of a stack stay under one concurrency cap.
  */
 export class CampaignLinksProviderImpl {
-  readonly #sessions: IntakeSessionProviderImpl;
+  readonly #sessions: ProviderConnection;
   readonly #progress: () => ProgressSink;
 
-  constructor(sessions: IntakeSessionProviderImpl = sharedIntakeSessionImpl(), progress: () => ProgressSink = () => engineProgress()) {
+  constructor(sessions: ProviderConnection = sharedProviderConnection(), progress: () => ProgressSink = () => engineProgress()) {
     this.#sessions = sessions;
     this.#progress = progress;
   }
