@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../../config-guard";
+import { keyScope } from "../../idempotency";
 import type { LinkRowInput, LinkState, StatusSummary } from "./inputs";
 
 /** The serialized provider: finds the installed bulk provider by package name (no code, no secret). */
@@ -59,7 +60,7 @@ export class IntakeCampaignLinks extends pulumi.CustomResource {
       {
         ...inputs,
         __provider: SERIALIZED_CAMPAIGN_LINKS_PROVIDER,
-        keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}`,
+        keyScope: keyScope(pulumi.getProject(), pulumi.getStack(), name),
         sessions: undefined,
         signedUrls: undefined,
         summary: undefined,
