@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../cli/main";
 import { Klarefi } from "../../client/klarefi";
 import { DEFAULT_MAX_CONCURRENCY } from "../../client/settings";
 import { LOCAL_TEST_API_KEY } from "../../contract/fields";
 import type { Session } from "../../contract/schemas";
-import { closedPort, sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { closedPort, sessionBody, useTestServer } from "../helpers/server";
 
 /**
  * `klarefi sessions status|revoke --from-csv <mail-merge file>` through
@@ -16,7 +16,7 @@ import { closedPort, sessionBody, startTestServer, type TestServer } from "../he
  */
 
 const KEY = "sk_test_cli_campaign_secret_0123456789";
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
 let klarefi: Klarefi;
 let dir: string;
 const everything: string[] = [];
@@ -40,20 +40,14 @@ async function run(args: string[], env: Record<string, string | undefined> = {})
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
   klarefi = new Klarefi({ apiKey: KEY, baseUrl: server.url });
   dir = mkdtempSync(path.join(tmpdir(), "klarefi-cli-campaign-"));
 });
 
 afterAll(async () => {
   await klarefi?.close();
-  await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
   for (const text of everything) expect(text).not.toContain(KEY);
-});
-
-beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
 });
 
 let fileCounter = 0;

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../../cli/main";
 import { Session } from "../../contract/schemas";
-import { closedPort, startTestServer, type TestServer } from "../helpers/server";
+import { closedPort, useTestServer } from "../helpers/server";
 
 /** The `klarefi` API commands through `main()`, against the local server, with captured output. */
 
 const KEY = "sk_test_cli_main_secret_0123456789";
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:", apiKeys: [KEY], resetBeforeEach: false });
 
 interface Run {
   code: number;
@@ -34,14 +34,6 @@ function expectOneErrorLine(result: Run) {
   expect(result.stderr.endsWith("\n")).toBe(true);
   expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
 }
-
-beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 const SMOKE_TEST = [
   "sessions",
