@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../cli/main";
 import { Klarefi } from "../../client/klarefi";
 import { DEFAULT_MAX_CONCURRENCY } from "../../client/settings";
 import { LOCAL_TEST_API_KEY } from "../../contract/fields";
 import type { Session } from "../../contract/schemas";
+import { type CliRun as Run, runCli } from "../helpers/cli";
 import { closedPort, sessionBody, useTestServer } from "../helpers/server";
 
 /**
@@ -21,22 +21,10 @@ let klarefi: Klarefi;
 let dir: string;
 const everything: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function run(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { KLAREFI_API_KEY: KEY, KLAREFI_BASE_URL: server.url, ...env },
-  });
-  everything.push(stdout, stderr);
-  return { code, stdout, stderr };
+  const result = await runCli(args, { env: { KLAREFI_API_KEY: KEY, KLAREFI_BASE_URL: server.url, ...env } });
+  everything.push(result.stdout, result.stderr);
+  return result;
 }
 
 beforeAll(async () => {
