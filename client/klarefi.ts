@@ -7,10 +7,13 @@
 import { inspect } from "node:util";
 import type { Dispatcher } from "undici";
 import { CasesResource, SessionsResource } from "./sessions";
-import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "./settings";
+import { type ClientSettings, firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "./settings";
 import { Transport, type KlarefiLogger } from "./transport";
 
 export { API_KEY_PATTERN, DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT_MS } from "./settings";
+
+/** Settings `Klarefi.fromSettings` was given, already checked: the constructor then resolves nothing. */
+const RESOLVED = Symbol("resolved client settings");
 
 export interface KlarefiOptions {
   /** Secret API key; falls back to `KLAREFI_API_KEY`. Never logged, never shown by inspect/JSON. */
@@ -54,10 +57,20 @@ export class Klarefi {
   readonly maxConcurrency: number;
   readonly #transport: Transport;
 
+  /**
+   * A client from settings already checked by `resolveClientSettings` (the
+   * provider resolves stack config and the environment once, with its own
+   * wording, and builds its client from the result): neither the key nor the
+   * environment is looked at again.
+   */
+  static fromSettings(settings: ClientSettings, options: Pick<KlarefiOptions, "traceId" | "dispatcher" | "logger"> = {}): Klarefi {
+    return new Klarefi({ ...options, [RESOLVED]: settings } as KlarefiOptions);
+  }
+
   constructor(options: KlarefiOptions = {}) {
     const option = (name: string, value: unknown): SourcedValue | undefined =>
       value === undefined ? undefined : { value, from: `the ${name} option` };
-    const settings = resolveClientSettings(
+    const settings = (options as { [RESOLVED]?: ClientSettings })[RESOLVED] ?? resolveClientSettings(
       {
         // A given apiKey option wins even when blank (and is then refused); the environment only fills an absent one.
         apiKey: option("apiKey", options.apiKey) ?? fromEnv(process.env, "KLAREFI_API_KEY"),

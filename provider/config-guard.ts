@@ -6,9 +6,9 @@
  * `Pulumi.<stack>.yaml` and in the state's config.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { API_KEY_CONFIG, secretApiKeyCommand } from "./settings";
 
-/** The stack config key the provider reads the API key from. */
-export const API_KEY_CONFIG = "klarefi:apiKey";
+export { API_KEY_CONFIG } from "./settings";
 
 type SecretLookup = (key: string) => boolean;
 
@@ -25,6 +25,6 @@ export function refusePlaintextApiKey(
   if (value === undefined || value === "" || isSecret === undefined || isSecret(API_KEY_CONFIG)) return;
   throw new pulumi.RunError(
     `Stack config ${API_KEY_CONFIG} is stored in plaintext (in Pulumi.${stack}.yaml). Store it encrypted instead, then run again:\n` +
-      `    pulumi config set --secret ${API_KEY_CONFIG} <your API key> --stack ${stack}`,
+      `    ${secretApiKeyCommand(stack)}`,
   );
 }

@@ -31,6 +31,30 @@ const GENERATION_SUFFIX_ROOM = 15;
 /** Longest `idempotencyKey` a user may give: the API's limit less room for the generation suffix. */
 export const MAX_USER_IDEMPOTENCY_KEY_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH - GENERATION_SUFFIX_ROOM;
 
+/**
+ * The key scope of a resource: `${project}/${stack}/${name}`. Every way a
+ * resource is declared (the TypeScript constructors, the plugin from a URN)
+ * derives it here, so that one project, stack and name always derive the
+ * same idempotency keys, whichever language declared it.
+ */
+export function keyScope(project: string, stack: string, name: string): string {
+  return `${project}/${stack}/${name}`;
+}
+
+/**
+ * A campaign row's name, `${campaign}-${row}`, where `row` is the row's
+ * logical name (`logicalNameFor` in campaign/rows.ts). Per-link mode names
+ * the row's `IntakeSession` with it; bulk mode applies it to the campaign's
+ * key scope to get the row's key scope. Because a key scope ends in the
+ * name, both give the same scope, `keyScope(p, s, campaignRowName(c, r)) ===
+ * campaignRowName(keyScope(p, s, c), r)`, and so the same keys: were the
+ * modes to differ, switching a campaign between them would create a second
+ * link per applicant and orphan the first.
+ */
+export function campaignRowName(campaign: string, row: string): string {
+  return `${campaign}-${row}`;
+}
+
 /** What identifies one resource's intended session. */
 export interface KeyIdentity {
   /** `${project}/${stack}/${logical name}`, contributed by the resource constructor. */

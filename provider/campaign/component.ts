@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { campaignRowName } from "../idempotency";
 import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
@@ -175,7 +176,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
       const sessions: Record<string, IntakeSession> = {};
       for (const row of rows) {
         sessions[row.externalCaseId] = new IntakeSession(
-          `${name}-${logicalNameFor(row.externalCaseId)}`,
+          campaignRowName(name, logicalNameFor(row.externalCaseId)),
           {
             caseTypeId: args.caseTypeId,
             externalCaseId: row.externalCaseId,

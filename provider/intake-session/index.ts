@@ -10,3 +10,11 @@ export * from "./policy";
 export * from "./provider";
 export * from "./resource";
 export * from "./stored";
+// The provider's settings moved to provider/settings.ts; the names this entry point exported stay.
+export {
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_PROVIDER_MAX_RETRIES,
+  PROVIDER_MISSING_KEY,
+  type ProviderSettings,
+  settingsFromConfig,
+} from "../settings";

@@ -1,152 +1,37 @@
 /**
  * @module
- * The provider's behaviour, run inside the dynamic-provider process: settings,
- * the shared client, and create/read/delete against the Klarefi API.
+ * The provider's behaviour, run inside the dynamic-provider process:
+ * create/read/diff/update/delete against the Klarefi API, with the client of
+ * the process's shared connection (provider/settings.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { Dispatcher } from "undici";
-import { DEFAULT_BASE_URL, Klarefi } from "../../client/klarefi";
-import { firstSet, fromEnv, resolveClientSettings, type SourcedValue } from "../../client/settings";
+import type { Klarefi } from "../../client/klarefi";
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
 import { withoutUserErrorTraces } from "../host-errors";
 import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../partial-state";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
-import { type CheckFailure, checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
+import { checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
+import { ProviderConnection, sharedProviderConnection } from "../settings";
 import { flatInputs, fullOutputs, storedInputs, storedOutputs } from "./stored";
 
-/** Provider settings, from stack config with environment fallbacks. */
-export interface ProviderSettings {
-  apiKey?: string | undefined;
-  baseUrl?: string | undefined;
-  maxConcurrentRequests?: number | undefined;
-  maxRetries?: number | undefined;
-  /** An undici dispatcher for the client (a proxy agent, or a mock in tests). */
-  dispatcher?: Dispatcher | undefined;
-}
-
-/** Default cap on the provider's concurrent API calls, whatever `--parallel` says. */
-export const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
-/** Default retries per API call: a provisioning run should ride out a burst of 429s. */
-export const DEFAULT_PROVIDER_MAX_RETRIES = 6;
-
-/** What the provider says when no key is configured: only the provider talks about `pulumi config set`. */
-export const PROVIDER_MISSING_KEY =
-  "No Klarefi API key configured: set it in the stack config with `pulumi config set --secret klarefi:apiKey <key>`, or set the KLAREFI_API_KEY environment variable.";
-
-const NO_STACK_CONFIG = { get: (): string | undefined => undefined };
-
 /**
- * The client for a set of settings. Settings without a key (the engine called
- * a method before `configure`) are filled from the environment, with the
- * provider's wording when the key is missing there too.
- */
-function clientFor(settings: ProviderSettings): Klarefi {
-  const fallback = settings.apiKey === undefined ? settingsFromConfig(NO_STACK_CONFIG) : undefined;
-  return new Klarefi({
-    apiKey: settings.apiKey ?? fallback?.apiKey,
-    baseUrl: settings.baseUrl ?? fallback?.baseUrl,
-    maxConcurrency: settings.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS,
-    maxRetries: settings.maxRetries ?? DEFAULT_PROVIDER_MAX_RETRIES,
-    ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
-  });
-}
-
-/**
- * Reads `klarefi:*` stack config; the environment (`KLAREFI_API_KEY`,
- * `KLAREFI_BASE_URL`) fills what config leaves out. Every value is checked by
- * the client's settings schema (client/settings.ts), and a
- * `KlarefiConfigError` names where the refused value came from: the stack
- * config key or the environment variable. `klarefi:maxConcurrentRequests`
- * must be 1 or more, `klarefi:maxRetries` 0 or more.
- *
- * Whether `klarefi:apiKey` was set with `--secret` cannot be told here: the
- * engine marks secret config values, but the dynamic-provider host of
- * `@pulumi/pulumi` unwraps them before `configure` sees the config.
- */
-export function settingsFromConfig(
-  config: { get(key: string): string | undefined },
-  env: Record<string, string | undefined> = process.env,
-): ProviderSettings {
-  const stack = (key: string): SourcedValue | undefined => {
-    const value = config.get(key);
-    return value === undefined || value.trim() === "" ? undefined : { value, from: `stack config ${key}` };
-  };
-  const apiKey = firstSet(stack("klarefi:apiKey"), fromEnv(env, "KLAREFI_API_KEY"));
-  const baseUrl = firstSet(stack("klarefi:baseUrl"), fromEnv(env, "KLAREFI_BASE_URL"));
-  const maxConcurrency = stack("klarefi:maxConcurrentRequests");
-  const maxRetries = stack("klarefi:maxRetries");
-  const checked = resolveClientSettings({ apiKey, baseUrl, maxConcurrency, maxRetries }, PROVIDER_MISSING_KEY);
-  return {
-    apiKey: checked.apiKey,
-    baseUrl: baseUrl === undefined ? DEFAULT_BASE_URL : String(baseUrl.value),
-    maxConcurrentRequests: maxConcurrency === undefined ? undefined : checked.maxConcurrency,
-    maxRetries: maxRetries === undefined ? undefined : checked.maxRetries,
-  };
-}
-
-/**
- * The provider's behaviour. One instance per provider process holds the
+ * The provider's behaviour. Its connection (provider/settings.ts) holds the
  * client, whose semaphore caps concurrent API calls for every resource of
- * the stack. The engine may call a CRUD method while `configure` is still
- * running, so every method waits for the client `configure` started.
+ * the stack; by default a connection of its own, in the provider process the
+ * shared one (`sharedIntakeSessionImpl`).
  */
 export class IntakeSessionProviderImpl {
-  #client: Promise<Klarefi> | undefined;
-  #configuredWith: string | undefined;
-  #configError: Error | undefined;
+  constructor(readonly connection: ProviderConnection = new ProviderConnection()) {}
 
-  /**
-   * Called by the engine with the stack's config before the first operation.
-   * A config problem does not fail here (the host would print it with a stack
-   * trace): `check` reports it as one clean failure before any API call, and
-   * every later operation fails with the same error rather than falling back
-   * to the environment.
-   */
-  configureFrom(config: { get(key: string): string | undefined }): Promise<void> {
-    let settings: ProviderSettings;
-    try {
-      settings = settingsFromConfig(config);
-    } catch (error) {
-      const failed = Promise.reject(error as Error);
-      failed.catch(() => undefined);
-      this.#client = failed;
-      this.#configuredWith = undefined;
-      this.#configError = error as Error;
-      return Promise.resolve();
-    }
-    this.#configError = undefined;
-    return this.configure(settings);
-  }
-
-  /** The stack config problem `configure` found, if any: `check` reports it before any API call. */
-  configProblem(): CheckFailure | undefined {
-    return this.#configError === undefined ? undefined : { property: "", reason: this.#configError.message };
-  }
-
-  /**
-   * Builds the client. The engine configures once per distinct serialized
-   * provider, so state written by two builds means two calls with the same
-   * settings: they share one client, and so one concurrency cap.
-   */
-  configure(settings: ProviderSettings): Promise<void> {
-    const fingerprint = JSON.stringify([settings.apiKey, settings.baseUrl, settings.maxConcurrentRequests, settings.maxRetries]);
-    if (this.#client === undefined || this.#configuredWith !== fingerprint || settings.dispatcher !== undefined) {
-      this.#client = Promise.resolve().then(() => clientFor(settings));
-      this.#configuredWith = fingerprint;
-    }
-    return this.#client.then(() => undefined);
-  }
-
-  /** The client `configure` built (every resource of the provider process shares it, and so its concurrency cap). */
+  /** The connection's client (every resource of the provider process shares it, and so its concurrency cap). */
   client(): Promise<Klarefi> {
-    this.#client ??= Promise.resolve().then(() => clientFor({}));
-    return this.#client;
+    return this.connection.client();
   }
 
   async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
-    const problem = this.configProblem();
+    const problem = this.connection.configProblem();
     if (problem) return { inputs: news, failures: [problem] };
     return checkIntakeSessionInputs(olds, news);
   }
@@ -258,7 +143,7 @@ let sharedImpl: IntakeSessionProviderImpl | undefined;
 
 /** The provider process's one implementation instance (created on first use). */
 export function sharedIntakeSessionImpl(): IntakeSessionProviderImpl {
-  sharedImpl ??= new IntakeSessionProviderImpl();
+  sharedImpl ??= new IntakeSessionProviderImpl(sharedProviderConnection());
   return sharedImpl;
 }
 
@@ -274,7 +159,7 @@ export function sharedIntakeSessionImpl(): IntakeSessionProviderImpl {
  * without a trace (host-errors.ts).
  */
 export const intakeSessionProvider: pulumi.dynamic.ResourceProvider = {
-  configure: (req) => sharedIntakeSessionImpl().configureFrom(req.config),
+  configure: (req) => sharedProviderConnection().configureFrom(req.config),
   async check(olds, news) {
     const result = await sharedIntakeSessionImpl().check(flatInputs(olds), flatInputs(news));
     return result.failures.length > 0 ? { inputs: news, failures: result.failures } : { inputs: storedInputs(result.inputs), failures: [] };

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../config-guard";
+import { keyScope } from "../idempotency";
 import type { IntakeSessionArgs } from "./inputs";
 import { STORED_ARGS } from "./stored";
 
@@ -72,7 +73,7 @@ export class IntakeSession extends pulumi.CustomResource {
     // and the arguments in one property (the stored shape: stored.ts).
     const props = {
       __provider: SERIALIZED_PROVIDER,
-      [STORED_ARGS]: { ...args, keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${name}` },
+      [STORED_ARGS]: { ...args, keyScope: keyScope(pulumi.getProject(), pulumi.getStack(), name) },
       signedUrl: undefined,
       status: undefined,
       expiresAt: undefined,

@@ -26,9 +26,9 @@ import { createRequire } from "node:module";
 import type * as grpcTypes from "@grpc/grpc-js";
 import type * as providerPb from "@pulumi/pulumi/proto/provider_pb";
 import { sharedIntakeSessionImpl } from "../intake-session/provider";
+import { configProblemOf, secretApiKeyCommand, sharedProviderConnection } from "../settings";
 import { intakeSessionHandler, type ResourceHandler } from "./resources";
 import { CAMPAIGN_LINKS_TOKEN, INTAKE_SESSION_TOKEN, klarefiSchema } from "./schema";
-import { settingsFromConfig } from "../intake-session/provider";
 import { isSecret, plain, providerConfig, unwrapSecrets } from "./values";
 
 type Props = Record<string, unknown>;
@@ -81,7 +81,7 @@ export function plaintextKeyMessage(providerUrn: string): string {
     "The Klarefi API key reached the provider in plaintext: stack config klarefi:apiKey was set without --secret " +
     "(or an explicit provider's apiKey is not a secret), and Pulumi would keep it unencrypted in state. " +
     "Store it encrypted instead, then run again:\n" +
-    `    pulumi config set --secret klarefi:apiKey <your API key>${stack === undefined ? "" : ` --stack ${stack}`}`
+    `    ${secretApiKeyCommand(stack)}`
   );
 }
 
@@ -251,15 +251,8 @@ export async function main(): Promise<void> {
       // Loaded on first use: the campaign's modules load `@pulumi/pulumi` (about a second).
       [CAMPAIGN_LINKS_TOKEN]: () => (require("./campaign") as typeof import("./campaign")).campaignLinksHandler(),
     },
-    configure: (config) => sessions.configureFrom(config),
-    checkConfig: (config) => {
-      try {
-        settingsFromConfig(config);
-        return undefined;
-      } catch (error) {
-        return error instanceof Error ? error.message : String(error);
-      }
-    },
+    configure: (config) => sharedProviderConnection().configureFrom(config),
+    checkConfig: (config) => configProblemOf(config),
   });
   const server = new proto.grpc.Server({ "grpc.max_receive_message_length": 1 << 30, "grpc.max_send_message_length": 1 << 30 });
   server.addService(proto.providerGrpc.ResourceProviderService, service as unknown as grpcTypes.UntypedServiceImplementation);

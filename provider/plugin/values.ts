@@ -5,6 +5,7 @@
  * the key scope a resource's URN stands for, and the provider config as the
  * `{ get(key) }` the shared implementation reads.
  */
+import { keyScope } from "../idempotency";
 
 /** The key the engine uses to mark a special value in a Struct. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -63,7 +64,7 @@ export function keyScopeFromUrn(urn: string): string {
   const project = parts[1];
   const name = parts.slice(3).join("::");
   if (parts.length < 4 || stack === "" || !project || name === "") throw new Error(`Not a resource URN: "${urn}".`);
-  return `${project}/${stack}/${name}`;
+  return keyScope(project, stack, name);
 }
 
 /**

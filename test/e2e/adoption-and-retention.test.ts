@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { useTestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 const config = () => klarefiStackConfig(server);
 

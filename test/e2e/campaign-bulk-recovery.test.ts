@@ -1,17 +1,11 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 interface Settings {
   caseType: string;

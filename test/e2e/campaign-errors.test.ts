@@ -1,19 +1,13 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { cliProject, expectOk } from "../helpers/cli-project";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 /** What the Automation API reports of a failed run: the CLI's whole output. */
 async function failureOf(run: () => Promise<unknown>): Promise<string> {

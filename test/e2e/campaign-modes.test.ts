@@ -2,19 +2,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { fetch } from "undici";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 interface Row {
   externalCaseId: string;

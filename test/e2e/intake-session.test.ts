@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiCalls, callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { describe, expect, it } from "vitest";
+import { type ApiCalls, callsSince, useTestServer } from "../helpers/server";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
 
 const klarefi = builtPackage();
@@ -25,13 +25,7 @@ async function sessionStates(stack: Stack): Promise<Record<string, { id?: string
   );
 }
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 const config = () => klarefiStackConfig(server);
 

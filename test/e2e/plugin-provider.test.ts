@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clearFileBackendLocks, expectOk, startKillableUp } from "../helpers/cli-project";
 import { exportedState, initStack, klarefiCli, pluginSessionsProject, resourceNamed } from "../helpers/plugin-project";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
 
 // The provider plugin `pulumi-resource-klarefi` through the real engine and
@@ -12,13 +12,7 @@ import { waitFor } from "../helpers/wait";
 
 const SESSION = "klarefi:index:IntakeSession";
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 const claim = (n: number, extra: Record<string, string> = {}) => ({
   caseTypeId: "motor_claim",

@@ -2,10 +2,10 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { pluginSection } from "../helpers/plugin-project";
 import { offlinePulumiEnv, randomStackName, repoRoot } from "../helpers/pulumi";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 
 // The generated Python SDK (sdk/python) through Pulumi's Python Automation
 // API: a Python program (test/fixtures/plugin-python/stack.py) creates a
@@ -16,15 +16,11 @@ import { callsSince, startTestServer, type TestServer } from "../helpers/server"
 const PYTHON = path.join(repoRoot, "node_modules", ".klarefi-pulumi", "python", "bin", "python");
 const SCRIPT = path.join(repoRoot, "test", "fixtures", "plugin-python", "stack.py");
 
-let server: TestServer;
+const server = useTestServer({ resetBeforeEach: false });
 beforeAll(async () => {
   if (!existsSync(PYTHON)) {
     throw new Error(`No Python environment at ${PYTHON}: run bash scripts/setup.sh --with python (npm test does it; Python 3.9+ and PyPI are needed).`);
   }
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 interface StepResult {

@@ -1,10 +1,10 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { cliProject, expectOk } from "../helpers/cli-project";
 import { exportedState, initStack, klarefiCli, resourceNamed } from "../helpers/plugin-project";
 import { repoRoot } from "../helpers/pulumi";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 
 // examples/yaml-campaign through the Pulumi CLI and the YAML language host
 // (built from the Go module proxy by scripts/setup.sh --with yaml, beside the CLI). The
@@ -14,15 +14,11 @@ import { callsSince, startTestServer, type TestServer } from "../helpers/server"
 
 const YAML_HOST = path.join(repoRoot, "node_modules", ".klarefi-pulumi", "bin", "pulumi-language-yaml");
 
-let server: TestServer;
+const server = useTestServer({ resetBeforeEach: false });
 beforeAll(async () => {
   if (!existsSync(YAML_HOST) && !process.env.PATH?.split(path.delimiter).some((dir) => existsSync(path.join(dir, "pulumi-language-yaml")))) {
     throw new Error(`No pulumi-language-yaml beside the CLI (${YAML_HOST}) or on PATH: run bash scripts/setup.sh --with yaml (npm test does it; it needs Go).`);
   }
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 /** The example, copied into a fresh CLI project folder with the package "installed" by a link. */

@@ -6,19 +6,13 @@ import { DatabaseSync } from "node:sqlite";
 import * as pulumi from "@pulumi/pulumi";
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { fetch } from "undici";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { builtPackage, klarefiStackConfig, repoRoot, withInlineStack } from "../helpers/pulumi";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, startTestServer, useTestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 /**
  * Stands in for an older build of the package: its serialized provider text
@@ -28,7 +22,7 @@ afterAll(async () => {
 const olderBuildProvider: pulumi.dynamic.ResourceProvider = {
   async configure(req) {
     const m: typeof import("../../provider/intake-session") = require("@klarefi/pulumi/intake-session");
-    await m.sharedIntakeSessionImpl().configureFrom(req.config);
+    await m.sharedIntakeSessionImpl().connection.configureFrom(req.config);
   },
   async create(inputs) {
     const m: typeof import("../../provider/intake-session") = require("@klarefi/pulumi/intake-session");

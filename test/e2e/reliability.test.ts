@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clearFileBackendLocks, cliProject, type CliProject, expectOk, startKillableUp } from "../helpers/cli-project";
 import { repoRoot } from "../helpers/pulumi";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { useTestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
 
 // These tests drive the `pulumi` CLI on a program folder, so that a run can be
@@ -25,13 +25,7 @@ function poolsAsked(log: string): (number | null)[] {
     .map((line) => (JSON.parse(line) as { asked: number | null; given: number }).asked);
 }
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 const PROGRAM = `
 const klarefi = require("@klarefi/pulumi");

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOk, killProcessesWithEnv } from "../helpers/cli-project";
 import { builtPackage, klarefiStackConfig, offlinePulumiEnv, randomStackName, repoRoot, withInlineStack } from "../helpers/pulumi";
 import { checkpointKey, lockPrefix, type RunningS3Server, startTestS3Server, stateObjects } from "../helpers/s3";
-import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { callsSince, useTestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
 
 // Campaign state in a bucket on an S3-compatible server (moto, started on a
@@ -17,15 +17,13 @@ import { waitFor } from "../helpers/wait";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
+const server = useTestServer({ resetBeforeEach: false });
 let s3: RunningS3Server;
 beforeAll(async () => {
-  server = await startTestServer();
   s3 = await startTestS3Server();
 });
 afterAll(async () => {
   await s3?.stop();
-  await server?.stop();
 });
 
 /** Open sessions per external case id among those starting with `prefix`. */
@@ -228,8 +226,6 @@ function person(name: string, stack: string, tag: string, rows: number): Person 
   };
   return { dir, home, env, pulumi, spawnUp, upLog };
 }
-
-
 
 /** Creates the stack in Alice's folder and hands its settings file to Bob, as a team shares it through git. */
 async function initSharedStack(alice: Person, bob: Person, stack: string): Promise<void> {

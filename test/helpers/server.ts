@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fetch, type RequestInit, type Response } from "undici";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type CreateSessionRequest, Session } from "../../contract/schemas";
 import {
   AdminClockResponse,
@@ -149,6 +150,49 @@ export async function startTestServer(options: KlarefiServerOptions = {}): Promi
       if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface UseTestServerOptions extends KlarefiServerOptions {
+  /**
+   * Before each test: `true` (the default) empties the store and counters and
+   * clears faults and the moved clock, so that every test starts on a fresh
+   * server on real time; `false` leaves the server as the last test left it.
+   */
+  resetBeforeEach?: boolean;
+}
+
+/**
+ * The local server of a test file: started once before its first test
+ * (`startTestServer`), stopped after its last, and reset before each test
+ * (see `resetBeforeEach`). Call it at the top level of the file; the handle
+ * it returns stands for the running server inside tests and hooks.
+ */
+export function useTestServer(options: UseTestServerOptions = {}): TestServer {
+  const { resetBeforeEach = true, ...serverOptions } = options;
+  let running: TestServer | undefined;
+  beforeAll(async () => {
+    running = await startTestServer(serverOptions);
+  });
+  afterAll(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+  if (resetBeforeEach) {
+    beforeEach(async () => {
+      await running?.admin.reset({ faults: true, clock: true });
+    });
+  }
+  return new Proxy({} as TestServer, {
+    get(_target, name) {
+      if (running === undefined) {
+        throw new Error(`The test server is used (.${String(name)}) outside the tests of its file: useTestServer starts it in beforeAll and stops it in afterAll.`);
+      }
+      return Reflect.get(running, name) as unknown;
+    },
+    has: (_target, name) => running !== undefined && name in running,
+    ownKeys: () => (running === undefined ? [] : Reflect.ownKeys(running)),
+    getOwnPropertyDescriptor: (_target, name) => (running === undefined ? undefined : { ...Reflect.getOwnPropertyDescriptor(running, name), configurable: true }),
+  });
 }
 
 /** A loopback port with nothing listening on it: connecting is refused at once. */

@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { useTestServer } from "../helpers/server";
 
 /**
  * The installed command: `node bin/klarefi.js`, the CommonJS shim over
@@ -14,7 +14,7 @@ const ROOT = resolve(__dirname, "../..");
 const BIN = join(ROOT, "bin/klarefi.js");
 const BUILT = join(ROOT, "dist/cli/main.js");
 const KEY = "sk_test_cli_bin_secret_0123456789";
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:", apiKeys: [KEY], resetBeforeEach: false });
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -63,11 +63,6 @@ function klarefi(args: string[], env: Record<string, string | undefined>): Promi
 
 beforeAll(async () => {
   ensureBuilt();
-  server = await startTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
-});
-
-afterAll(async () => {
-  await server?.stop();
 });
 
 describe("node bin/klarefi.js", () => {

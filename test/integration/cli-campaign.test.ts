@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../../cli/main";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Klarefi } from "../../client/klarefi";
 import { DEFAULT_MAX_CONCURRENCY } from "../../client/settings";
 import { LOCAL_TEST_API_KEY } from "../../contract/fields";
 import type { Session } from "../../contract/schemas";
-import { closedPort, sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { type CliRun as Run, runCli } from "../helpers/cli";
+import { closedPort, sessionBody, useTestServer } from "../helpers/server";
 
 /**
  * `klarefi sessions status|revoke --from-csv <mail-merge file>` through
@@ -16,44 +16,26 @@ import { closedPort, sessionBody, startTestServer, type TestServer } from "../he
  */
 
 const KEY = "sk_test_cli_campaign_secret_0123456789";
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
 let klarefi: Klarefi;
 let dir: string;
 const everything: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 async function run(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { KLAREFI_API_KEY: KEY, KLAREFI_BASE_URL: server.url, ...env },
-  });
-  everything.push(stdout, stderr);
-  return { code, stdout, stderr };
+  const result = await runCli(args, { env: { KLAREFI_API_KEY: KEY, KLAREFI_BASE_URL: server.url, ...env } });
+  everything.push(result.stdout, result.stderr);
+  return result;
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
   klarefi = new Klarefi({ apiKey: KEY, baseUrl: server.url });
   dir = mkdtempSync(path.join(tmpdir(), "klarefi-cli-campaign-"));
 });
 
 afterAll(async () => {
   await klarefi?.close();
-  await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
   for (const text of everything) expect(text).not.toContain(KEY);
-});
-
-beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
 });
 
 let fileCounter = 0;

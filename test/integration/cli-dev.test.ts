@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from "vitest";
-import { main } from "../../cli/main";
 import { Klarefi, KlarefiApiError } from "../../client";
 import { DEFAULT_TEST_API_KEY } from "../../server";
+import { runCli, startCli } from "../helpers/cli";
 
 /**
  * `klarefi dev` through `main()`, stopped with the io's abort signal instead
@@ -16,15 +16,9 @@ interface DevRun {
 }
 
 function startDev(args: string[]): DevRun {
-  let stdout = "";
-  let stderr = "";
   const controller = new AbortController();
-  const exited = main(["dev", ...args], {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: {},
-    signal: controller.signal,
-  });
+  const started = startCli(["dev", ...args], { signal: controller.signal });
+  const exited = started.exited.then((run) => run.code);
   let finished = false;
   void exited.then(() => (finished = true));
   const stop = async () => {
@@ -37,16 +31,16 @@ function startDev(args: string[]): DevRun {
   const url = (async () => {
     // Bounded wait for the ready line: at most 200 checks, 50 ms apart.
     for (let i = 0; i < 200; i++) {
-      const match = /Klarefi local server listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
+      const match = /Klarefi local server listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(started.stdout());
       if (match?.[1] !== undefined) return match[1];
       if (finished) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`klarefi dev did not report readiness; stdout: ${stdout} stderr: ${stderr}`);
+    throw new Error(`klarefi dev did not report readiness; stdout: ${started.stdout()} stderr: ${started.stderr()}`);
   })();
   return {
     url,
-    output: () => stdout + stderr,
+    output: () => started.stdout() + started.stderr(),
     stop,
   };
 }
@@ -116,8 +110,7 @@ describe("klarefi dev", () => {
     [["--verbose"], "Unknown option '--verbose'"],
     [["extra"], 'unexpected argument "extra"'],
   ])("exits 2 on bad flags %j", async (args, text) => {
-    let stderr = "";
-    const code = await main(["dev", ...args], { stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s) }, env: {} });
+    const { code, stderr } = await runCli(["dev", ...args]);
     expect(code).toBe(2);
     expect(stderr).toContain(text);
     expect(stderr.trimEnd().split("\n")).toHaveLength(1);

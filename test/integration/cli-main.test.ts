@@ -1,31 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../cli/main";
+import { describe, expect, it } from "vitest";
 import { Session } from "../../contract/schemas";
-import { closedPort, startTestServer, type TestServer } from "../helpers/server";
+import { type CliRun as Run, runCli } from "../helpers/cli";
+import { closedPort, useTestServer } from "../helpers/server";
 
 /** The `klarefi` API commands through `main()`, against the local server, with captured output. */
 
 const KEY = "sk_test_cli_main_secret_0123456789";
-let server: TestServer;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const server = useTestServer({ dbPath: ":memory:", apiKeys: [KEY], resetBeforeEach: false });
 
 async function run(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { KLAREFI_API_KEY: KEY, KLAREFI_BASE_URL: server.url, ...env },
-  });
+  const result = await runCli(args, { env: { KLAREFI_API_KEY: KEY, KLAREFI_BASE_URL: server.url, ...env } });
   // Whatever the command printed, it never echoes the key it was given.
-  expect(stdout + stderr, "the command's output").not.toBe("");
-  expect(stdout + stderr).not.toContain(KEY);
-  return { code, stdout, stderr };
+  expect(result.stdout + result.stderr, "the command's output").not.toBe("");
+  expect(result.stdout + result.stderr).not.toContain(KEY);
+  return result;
 }
 
 /** One line on stderr, nothing on stdout. */
@@ -34,14 +22,6 @@ function expectOneErrorLine(result: Run) {
   expect(result.stderr.endsWith("\n")).toBe(true);
   expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
 }
-
-beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:", apiKeys: [KEY] });
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 const SMOKE_TEST = [
   "sessions",

@@ -1,8 +1,8 @@
 import { inspect } from "node:util";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { Klarefi, KlarefiApiError, KlarefiConnectionError, KlarefiError } from "../../client";
 import type { AdminCounter } from "../../server";
-import { sessionBody, startTestServer, type TestServer, waitForHeldKey } from "../helpers/server";
+import { sessionBody, useTestServer, waitForHeldKey } from "../helpers/server";
 
 /**
  * Retries against the real local server with injected faults: the session is
@@ -10,7 +10,7 @@ import { sessionBody, startTestServer, type TestServer, waitForHeldKey } from ".
  * carries the same idempotency key.
  */
 
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:" });
 const clients: Klarefi[] = [];
 /** Debug lines the clients logged during the current test (emptied before each test). */
 const logLines: string[] = [];
@@ -47,18 +47,12 @@ function count(counters: AdminCounter[], route: string, status: number, dropped 
     .reduce((n, c) => n + c.count, 0);
 }
 
-beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:" });
-});
-
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await server?.stop();
 });
 
 beforeEach(async () => {
   logLines.length = 0;
-  await server.admin.reset({ faults: true, clock: true });
 });
 
 describe("retries keep one idempotency key", () => {

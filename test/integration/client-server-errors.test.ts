@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import {
   Klarefi,
   KlarefiApiError,
@@ -12,11 +12,11 @@ import {
   KlarefiTimeoutError,
   KlarefiValidationError,
 } from "../../client";
-import { closedPort, sessionBody, startTestServer, type TestServer, waitForHeldKey } from "../helpers/server";
+import { closedPort, sessionBody, useTestServer, waitForHeldKey } from "../helpers/server";
 
 /** Every error class, produced from a real answer of the local server. */
 
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:" });
 const clients: Klarefi[] = [];
 /** Debug lines the clients logged during the current test (emptied before each test). */
 const logLines: string[] = [];
@@ -54,18 +54,12 @@ async function failure(promise: Promise<unknown>, { logs = true }: { logs?: bool
   return e;
 }
 
-beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:" });
-});
-
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
-  await server?.stop();
 });
 
 beforeEach(async () => {
   logLines.length = 0;
-  await server.admin.reset({ faults: true, clock: true });
 });
 
 describe("errors from real server answers", () => {

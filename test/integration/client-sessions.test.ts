@@ -1,22 +1,16 @@
 import { Agent } from "undici";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { Case, Klarefi, Session } from "../../client";
-import { SEED_EXAMPLE_BODY, sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { SEED_EXAMPLE_BODY, sessionBody, useTestServer } from "../helpers/server";
 
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:" });
 let klarefi: Klarefi;
-
-beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:" });
-});
 
 afterAll(async () => {
   await klarefi?.close();
-  await server?.stop();
 });
 
 beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
   await klarefi?.close();
   klarefi = new Klarefi({ apiKey: server.apiKey, baseUrl: server.url, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
 });

@@ -1,27 +1,22 @@
 import { MockAgent } from "undici";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { KlarefiConflictError, KlarefiNotFoundError, KlarefiValidationError } from "../../client/errors";
 import { Klarefi } from "../../client/klarefi";
 import type { Session } from "../../contract/schemas";
-import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { sessionBody, useTestServer } from "../helpers/server";
 
 /** `sessions.update(id, { expires_at })`: PATCH /api/v1/sessions/{id}, against the local server. */
 
 const DAY_MS = 86_400_000;
 const inDays = (days: number) => new Date(Date.now() + days * DAY_MS).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-let server: TestServer;
+const server = useTestServer({ dbPath: ":memory:" });
 let klarefi: Klarefi;
 
-beforeAll(async () => {
-  server = await startTestServer({ dbPath: ":memory:" });
-});
 afterAll(async () => {
   await klarefi?.close();
-  await server?.stop();
 });
 beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
   await klarefi?.close();
   klarefi = new Klarefi({ apiKey: server.apiKey, baseUrl: server.url, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
 });

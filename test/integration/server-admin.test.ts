@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fetch } from "undici";
 import { ErrorBody, Session } from "../../contract/schemas";
 import { AdminCounters, DEFAULT_ADMIN_KEY } from "../../server";
-import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { sessionBody, useTestServer } from "../helpers/server";
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
-});
+const server = useTestServer();
 
 async function create(overrides: Parameters<typeof sessionBody>[0] = {}): Promise<Session> {
   return Session.parse(await (await server.createSession(sessionBody(overrides))).json());

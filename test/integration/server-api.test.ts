@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fetch } from "undici";
 import { Case, DEFAULT_EXPIRY_DAYS, ErrorBody, Session } from "../../contract/schemas";
 import { DEFAULT_CASE_TYPES } from "../../server";
-import { SEED_EXAMPLE_BODY, sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { SEED_EXAMPLE_BODY, sessionBody, useTestServer } from "../helpers/server";
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer({ resetBeforeEach: false });
 
 async function create(body: unknown = sessionBody()): Promise<Session> {
   const res = await server.createSession(body);

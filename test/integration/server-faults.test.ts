@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fetch } from "undici";
 import { ErrorBody, Session } from "../../contract/schemas";
 import { decideFault, FaultConfig, FaultInjector, mulberry32, resolveFaultConfig } from "../../server";
-import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { sessionBody, useTestServer } from "../helpers/server";
 
 const MAX_LOOP_MS = 20_000;
 
@@ -79,17 +79,7 @@ describe("FaultConfig", () => {
 });
 
 describe("fault injection over HTTP", () => {
-  let server: TestServer;
-
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-  beforeEach(async () => {
-    await server.admin.reset({ faults: true, clock: true });
-  });
+  const server = useTestServer();
 
   async function statuses(count: number, path = "/api/v1/sessions/ses_missing"): Promise<number[]> {
     const out: number[] = [];

@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fetch } from "undici";
 import { Case, ErrorBody, Session } from "../../contract/schemas";
-import { sessionBody, startTestServer, type TestServer } from "../helpers/server";
+import { sessionBody, startTestServer, useTestServer } from "../helpers/server";
 
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
-});
+const server = useTestServer();
 
 async function create(overrides: Parameters<typeof sessionBody>[0] = {}): Promise<Session> {
   const res = await server.createSession(sessionBody(overrides));

@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorBody, Session } from "../../contract/schemas";
 import { apiKeyScope } from "../../server";
-import { sessionBody, startTestServer, type TestServer, waitForHeldKey } from "../helpers/server";
+import { sessionBody, useTestServer, waitForHeldKey } from "../helpers/server";
 
 const SECOND_KEY = "sk_test_klarefi_local_second_000000";
-let server: TestServer;
-
-beforeAll(async () => {
-  server = await startTestServer({ apiKeys: ["sk_test_klarefi_local_0000000000000000", SECOND_KEY] });
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(async () => {
-  await server.admin.reset({ faults: true, clock: true });
-});
+const server = useTestServer({ apiKeys: ["sk_test_klarefi_local_0000000000000000", SECOND_KEY] });
 
 describe("idempotent creates", () => {
   it("replays the same session with Idempotent-Replayed: true for the same key and body", async () => {

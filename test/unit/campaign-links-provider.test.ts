@@ -4,7 +4,7 @@ import type { Klarefi } from "../../client/klarefi";
 import type { CreateSessionRequest, Session } from "../../contract/schemas";
 import type { CampaignLinksInputs } from "../../provider/campaign/links/inputs";
 import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
-import type { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
+import type { ProviderConnection } from "../../provider/settings";
 
 /** An in-memory Klarefi whose next revokes can be made to fail, behind the bulk provider. */
 function fakeKlarefi() {
@@ -53,7 +53,7 @@ function fakeKlarefi() {
       },
     },
   };
-  const impl = { client: async () => client as unknown as Klarefi, configProblem: () => undefined } as unknown as IntakeSessionProviderImpl;
+  const impl = { client: async () => client as unknown as Klarefi, configProblem: () => undefined } as unknown as ProviderConnection;
   return { sessions, impl, failNextRevokes: (count: number) => (failRevokes = count) };
 }
 

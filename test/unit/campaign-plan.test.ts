@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { type CampaignLinksInputs, desiredRows, type LinkState, summarize } from "../../provider/campaign/links/inputs";
 import { planCampaign, reissueRefusal, reissuingFieldChanges } from "../../provider/campaign/links/plan";
 import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
-import { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
+import { ProviderConnection } from "../../provider/settings";
 
 const base: CampaignLinksInputs = {
   keyScope: "proj/dev/hail",
@@ -109,7 +109,7 @@ describe("the mass-reissue guard", () => {
 });
 
 describe("the bulk provider's check", () => {
-  const impl = () => new CampaignLinksProviderImpl(new IntakeSessionProviderImpl(), () => ({ info: () => {} }));
+  const impl = () => new CampaignLinksProviderImpl(new ProviderConnection(), () => ({ info: () => {} }));
 
   it("names each bad row field by its path, before any API call", async () => {
     const news = { ...base, rows: { ...base.rows, c3: { applicant: "a3", locale: "nl_NL" }, c4: { applicant: "a4", returnUrl: "http://x.example/" } } };
@@ -125,7 +125,7 @@ describe("the bulk provider's check", () => {
   });
 
   it("reports a stack config problem as one check failure", async () => {
-    const sessions = new IntakeSessionProviderImpl();
+    const sessions = new ProviderConnection();
     await sessions.configureFrom({ get: (key: string) => (key === "klarefi:baseUrl" ? "http://127.0.0.1:4010/api/v1" : key === "klarefi:apiKey" ? "sk_test_klarefi_local_0000000000000000" : undefined) });
     const { failures } = await new CampaignLinksProviderImpl(sessions, () => ({ info: () => {} })).check({}, base);
     expect(failures).toEqual([{ property: "", reason: expect.stringMatching(/^Stack config klarefi:baseUrl ends in \/api\/v1/) }]);

@@ -4,11 +4,8 @@ import { LOCAL_TEST_API_KEY } from "../../contract/fields";
 import { Klarefi } from "../../client/klarefi";
 import { ClientSettings, resolveClientSettings } from "../../client/settings";
 import { clientVersion } from "../../client/transport";
-import {
-  IntakeSessionProviderImpl,
-  PROVIDER_MISSING_KEY,
-  settingsFromConfig,
-} from "../../provider/intake-session/provider";
+import { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
+import { PROVIDER_MISSING_KEY, settingsFromConfig } from "../../provider/settings";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -56,17 +53,17 @@ describe("klarefi:maxConcurrentRequests and the client's maxConcurrency", () => 
       stackConfig({ "klarefi:apiKey": KEY, "klarefi:maxConcurrentRequests": "3", "klarefi:maxRetries": "0" }),
       NO_ENV,
     );
-    expect(settings).toMatchObject({ maxConcurrentRequests: 3, maxRetries: 0 });
+    expect(settings).toMatchObject({ maxConcurrency: 3, maxRetries: 0 });
   });
 
   it("does not turn a maxConcurrentRequests of 0 given to configure into the default", async () => {
     const impl = new IntakeSessionProviderImpl();
-    const error = await impl.configure({ apiKey: KEY, baseUrl: "http://127.0.0.1:9", maxConcurrentRequests: 0 }).then(
+    const error = await impl.connection.configure({ apiKey: KEY, baseUrl: "http://127.0.0.1:9", maxConcurrentRequests: 0 }).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(KlarefiConfigError);
-    expect((error as Error).message).toBe("The maxConcurrency option must be a whole number from 1, got 0.");
+    expect((error as Error).message).toBe("The maxConcurrentRequests setting must be a whole number from 1, got 0.");
   });
 
   it("refuses a client maxConcurrency of 0 with a sentence naming the option", () => {
@@ -86,7 +83,7 @@ describe("a missing key", () => {
   it("is explained by the provider with the exact command that sets it as a secret", () => {
     const error = thrown(() => settingsFromConfig(stackConfig({}), NO_ENV));
     expect(error.message).toBe(PROVIDER_MISSING_KEY);
-    expect(error.message).toContain("`pulumi config set --secret klarefi:apiKey <key>`");
+    expect(error.message).toContain("`pulumi config set --secret klarefi:apiKey <your API key>`");
   });
 
   it("is explained with the provider's words when an operation runs before configure and the environment has none", async () => {
@@ -128,8 +125,9 @@ describe("where a refused value came from", () => {
 
   it("prefers stack config to the environment and takes the environment's values when config has none", () => {
     const env = { KLAREFI_API_KEY: "sk_test_fromenvironment", KLAREFI_BASE_URL: "http://127.0.0.1:1" };
-    expect(settingsFromConfig(stackConfig({ "klarefi:apiKey": KEY }), env)).toMatchObject({ apiKey: KEY, baseUrl: "http://127.0.0.1:1" });
-    expect(settingsFromConfig(stackConfig({ "klarefi:baseUrl": "https://api.example.test" }), env)).toMatchObject({
+    const origin = (settings: ClientSettings) => ({ apiKey: settings.apiKey, baseUrl: settings.baseUrl.origin });
+    expect(origin(settingsFromConfig(stackConfig({ "klarefi:apiKey": KEY }), env))).toEqual({ apiKey: KEY, baseUrl: "http://127.0.0.1:1" });
+    expect(origin(settingsFromConfig(stackConfig({ "klarefi:baseUrl": "https://api.example.test" }), env))).toEqual({
       apiKey: "sk_test_fromenvironment",
       baseUrl: "https://api.example.test",
     });
@@ -138,7 +136,7 @@ describe("where a refused value came from", () => {
   it("keeps a stack config error for every later operation rather than falling back to the environment", async () => {
     vi.stubEnv("KLAREFI_API_KEY", KEY);
     const impl = new IntakeSessionProviderImpl();
-    await impl.configureFrom(stackConfig({ "klarefi:apiKey": "sk_test_x" }));
+    await impl.connection.configureFrom(stackConfig({ "klarefi:apiKey": "sk_test_x" }));
     const checked = await impl.check({}, {});
     expect(checked.failures).toHaveLength(1);
     expect(checked.failures[0]?.reason).toContain("from stack config klarefi:apiKey is malformed");

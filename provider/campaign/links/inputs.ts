@@ -12,6 +12,7 @@ import { z } from "zod";
 import { fields } from "../../../contract/fields";
 import { type SessionStatus } from "../../../contract/schemas";
 import type { SessionFields } from "../../session-ops";
+import { campaignRowName } from "../../idempotency";
 import { logicalNameFor } from "../rows";
 import { isPacked, PACKED_ROWS_HEADER, unpackRows } from "./packed";
 
@@ -103,7 +104,7 @@ export function desiredRows(inputs: CampaignLinksInputs): Map<string, DesiredRow
       trace_id: inputs.traceId,
       expires_at: inputs.expiresAt,
     };
-    out.set(caseId, { caseId, scope: `${inputs.keyScope}-${logicalNameFor(caseId)}`, fields, fp: fingerprint(fields, inputs.rotation) });
+    out.set(caseId, { caseId, scope: campaignRowName(inputs.keyScope, logicalNameFor(caseId)), fields, fp: fingerprint(fields, inputs.rotation) });
   }
   return out;
 }

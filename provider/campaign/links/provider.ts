@@ -13,7 +13,7 @@ import type { Session } from "../../../contract/schemas";
 import { engineProgress, progressReporter, type ProgressSink } from "../../engine-log";
 import { baseIdempotencyKey } from "../../idempotency";
 import { isRecord } from "../../intake-session/policy";
-import { type IntakeSessionProviderImpl, sharedIntakeSessionImpl } from "../../intake-session/provider";
+import { type ProviderConnection, sharedProviderConnection } from "../../settings";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
 import {
   CampaignLinksInputs,
@@ -113,12 +113,12 @@ export function planSummary(label: string, plan: CampaignPlan, rows: number): st
  * both resources of a stack stay under one concurrency cap.
  */
 export class CampaignLinksProviderImpl {
-  readonly #sessions: IntakeSessionProviderImpl;
+  readonly #sessions: ProviderConnection;
   readonly #progress: () => ProgressSink;
   /** The reissuing fields `check` found changed, by key scope, for the sentence of a refusal in `diff`. */
   readonly #changedFields = new Map<string, string[]>();
 
-  constructor(sessions: IntakeSessionProviderImpl = sharedIntakeSessionImpl(), progress: () => ProgressSink = () => engineProgress()) {
+  constructor(sessions: ProviderConnection = sharedProviderConnection(), progress: () => ProgressSink = () => engineProgress()) {
     this.#sessions = sessions;
     this.#progress = progress;
   }

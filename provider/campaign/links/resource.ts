@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../../config-guard";
+import { keyScope } from "../../idempotency";
 import type { LinkRowInput, LinkState, StatusSummary } from "./inputs";
 import { packRows, unpackLinks, unpackUrls } from "./packed";
 
@@ -77,7 +78,7 @@ export class IntakeCampaignLinks extends pulumi.CustomResource {
         rows: packRows(rows),
         ...(campaign === undefined || campaign.shard.count === 1 ? {} : { shard: campaign.shard }),
         __provider: SERIALIZED_CAMPAIGN_LINKS_PROVIDER,
-        keyScope: `${pulumi.getProject()}/${pulumi.getStack()}/${campaign?.name ?? name}`,
+        keyScope: keyScope(pulumi.getProject(), pulumi.getStack(), campaign?.name ?? name),
         summary: undefined,
         links: undefined,
         urls: undefined,
