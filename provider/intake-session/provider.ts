@@ -20,6 +20,8 @@ import { flatInputs, fullOutputs, storedInputs, storedOutputs } from "./stored";
 export interface ProviderSettings {
   apiKey?: string | undefined;
   baseUrl?: string | undefined;
+  /** Where `baseUrl` came from (`stack config klarefi:baseUrl` or `KLAREFI_BASE_URL`), named when the API cannot be reached. */
+  baseUrlFrom?: string | undefined;
   maxConcurrentRequests?: number | undefined;
   maxRetries?: number | undefined;
   /** An undici dispatcher for the client (a proxy agent, or a mock in tests). */
@@ -47,6 +49,7 @@ function clientFor(settings: ProviderSettings): Klarefi {
   return new Klarefi({
     apiKey: settings.apiKey ?? fallback?.apiKey,
     baseUrl: settings.baseUrl ?? fallback?.baseUrl,
+    baseUrlFrom: (settings.baseUrl === undefined ? fallback?.baseUrlFrom : settings.baseUrlFrom) ?? "stack config klarefi:baseUrl",
     maxConcurrency: settings.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS,
     maxRetries: settings.maxRetries ?? DEFAULT_PROVIDER_MAX_RETRIES,
     ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
@@ -81,6 +84,7 @@ export function settingsFromConfig(
   return {
     apiKey: checked.apiKey,
     baseUrl: baseUrl === undefined ? DEFAULT_BASE_URL : String(baseUrl.value),
+    baseUrlFrom: baseUrl?.from ?? "stack config klarefi:baseUrl (not set, so the default)",
     maxConcurrentRequests: maxConcurrency === undefined ? undefined : checked.maxConcurrency,
     maxRetries: maxRetries === undefined ? undefined : checked.maxRetries,
   };
