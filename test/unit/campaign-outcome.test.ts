@@ -9,6 +9,7 @@ import {
   ConnectionBreaker,
   groupReasons,
   KEPT_COMPLETED,
+  revokeFailureMessage,
   rowFailure,
   runRows,
 } from "../../provider/campaign/links/outcome";
@@ -159,6 +160,21 @@ describe("the failure message of a bulk run", () => {
     const lines = campaignFailureMessage("x", "create", 25, failures).split("\n");
     expect(lines).toHaveLength(22);
     expect(lines[21]).toBe("  - and 5 rows with 5 other reasons");
+  });
+});
+
+describe("the failure message of a destroy", () => {
+  it("counts the revokes not attempted apart and groups the reasons", () => {
+    const failures = [
+      ...Array.from({ length: 10 }, (_, i) => rowFailure(`c${i}`, { error: refused() })),
+      ...Array.from({ length: 5 }, (_, i) => rowFailure(`d${i}`, { error: new Error("not attempted: the Klarefi API could not be reached for 10 rows in a row, so no further rows were started; the last: x"), notAttempted: true })),
+    ];
+    expect(revokeFailureMessage("hail", 15, failures).split("\n")).toEqual([
+      "Revoking campaign hail: 10 of 15 links failed and 5 were not attempted (the Klarefi API could not be reached for 10 rows in a row, so no further rows were started); " +
+        "the campaign stays in the stack and `pulumi destroy` again revokes what is left:",
+      `  - 10 rows (c0, c1, c2, and 7 more): ${refused().message}`,
+      "  - 5 rows not attempted (d0, d1, d2, and 2 more)",
+    ]);
   });
 });
 

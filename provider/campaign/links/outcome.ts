@@ -186,24 +186,46 @@ function named(caseIds: readonly string[]): string {
 }
 
 /**
- * The error of a bulk run in which rows failed or were not started: one head
- * sentence with the counts, then one line per distinct reason
+ * The lines that list failed rows: one per distinct reason
  * (`  - 2,000 rows (c1, c2, c3, and 1,997 more): <reason>`; a reason of one
- * row reads `  - c7: <reason>`), then the rows not attempted in one line.
+ * row reads `  - c7: <reason>`), at most {@link MAX_LISTED_GROUPS}, then the
+ * rows not attempted in one line.
  */
-export function campaignFailureMessage(label: string, operation: "create" | "update", planned: number, failures: readonly RowFailure[]): string {
-  const failed = failures.filter((f) => f.notAttempted !== true);
+export function failureLines(failures: readonly RowFailure[]): string[] {
   const skipped = failures.filter((f) => f.notAttempted === true);
-  const head = `${operation === "create" ? "Provisioning" : "Updating"} campaign ${label}: ${count(failed.length)} of ${count(planned)} links failed`;
-  const skippedPart = skipped.length === 0 ? "" : ` and ${count(skipped.length)} were not attempted (${(skipped[0] as RowFailure).reason.replace(/^not attempted: /, "").replace(/; the last: .*$/s, "")})`;
-  const groups = groupReasons(failed);
+  const groups = groupReasons(failures.filter((f) => f.notAttempted !== true));
   const lines = groups.slice(0, MAX_LISTED_GROUPS).map((g) => (g.caseIds.length === 1 ? `  - ${g.caseIds[0]}: ${g.reason}` : `  - ${rows(g.caseIds.length)} (${named(g.caseIds)}): ${g.reason}`));
   if (groups.length > MAX_LISTED_GROUPS) {
     const rest = groups.slice(MAX_LISTED_GROUPS).reduce((n, g) => n + g.caseIds.length, 0);
     lines.push(`  - and ${rows(rest)} with ${count(groups.length - MAX_LISTED_GROUPS)} other reasons`);
   }
   if (skipped.length > 0) lines.push(`  - ${rows(skipped.length)} not attempted (${named(skipped.map((f) => f.caseId))})`);
-  return `${head}${skippedPart}; the others are recorded in the stack, and the next \`pulumi up\` does only what is left:\n${lines.join("\n")}`;
+  return lines;
+}
+
+/** `N of M links failed` and, when rows were never started, `and K were not attempted (why)`. */
+function failedCounts(planned: number, failures: readonly RowFailure[]): string {
+  const skipped = failures.filter((f) => f.notAttempted === true);
+  const failed = failures.length - skipped.length;
+  const why = skipped.length === 0 ? "" : (skipped[0] as RowFailure).reason.replace(/^not attempted: /, "").replace(/; the last: .*$/s, "");
+  return `${count(failed)} of ${count(planned)} links failed${skipped.length === 0 ? "" : ` and ${count(skipped.length)} were not attempted (${why})`}`;
+}
+
+/**
+ * The error of a bulk run in which rows failed or were not started: one head
+ * sentence with the counts, then {@link failureLines}.
+ */
+export function campaignFailureMessage(label: string, operation: "create" | "update", planned: number, failures: readonly RowFailure[]): string {
+  const head = `${operation === "create" ? "Provisioning" : "Updating"} campaign ${label}: ${failedCounts(planned, failures)}`;
+  return `${head}; the others are recorded in the stack, and the next \`pulumi up\` does only what is left:\n${failureLines(failures).join("\n")}`;
+}
+
+/** The error of a destroy in which revokes failed or were not started. */
+export function revokeFailureMessage(label: string, planned: number, failures: readonly RowFailure[]): string {
+  return (
+    `Revoking campaign ${label}: ${failedCounts(planned, failures)}; the campaign stays in the stack and ` +
+    `\`pulumi destroy\` again revokes what is left:\n${failureLines(failures).join("\n")}`
+  );
 }
 
 /** What a bulk run did, row by row. */

@@ -25,7 +25,18 @@ import {
 } from "./inputs";
 import { withoutUserErrorTraces } from "../../host-errors";
 import { type CampaignPlan, planCampaign, planSize, reissueGuard } from "./plan";
-import { appliedCounts, appliedSummary, campaignFailureMessage, ConnectionBreaker, KEPT_COMPLETED, rowConcurrency, rowFailure, type RowFailure, runRows } from "./outcome";
+import {
+  appliedCounts,
+  appliedSummary,
+  campaignFailureMessage,
+  ConnectionBreaker,
+  KEPT_COMPLETED,
+  revokeFailureMessage,
+  rowConcurrency,
+  rowFailure,
+  type RowFailure,
+  runRows,
+} from "./outcome";
 
 /** The most failed rows an error message lists one by one. */
 const MAX_LISTED_FAILURES = 20;
@@ -281,18 +292,13 @@ export class CampaignLinksProviderImpl {
     const progress = progressReporter(this.#progress(), label, live.length);
     let results;
     try {
-      results = await settleAll(live, ([, s]) => revokeSession(client, s.id), progress.tick);
+      // Outcome hook: an unreachable API stops the destroy early too.
+      results = await runRows(live, ([, s]) => revokeSession(client, s.id), { concurrency: rowConcurrency(client.maxConcurrency), breaker: new ConnectionBreaker(), onSettled: progress.tick });
     } finally {
       progress.stop();
     }
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) {
-      const listed = failed.slice(0, MAX_LISTED_FAILURES).map((r) => `  - ${r.item[0]}: ${reasonOf((r as { error: unknown }).error)}`);
-      throw new Error(
-        `Revoking campaign ${label} failed for ${failed.length} of ${live.length} links; the campaign stays in the stack and ` +
-          `\`pulumi destroy\` again revokes what is left:\n${listed.join("\n")}`,
-      );
-    }
+    const failed = results.flatMap((r) => (r.ok ? [] : [rowFailure(r.item[0], r)]));
+    if (failed.length > 0) throw new Error(revokeFailureMessage(label, live.length, failed));
   }
 }
 
