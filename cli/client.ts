@@ -35,5 +35,5 @@ export function clientFromEnvironment(io: CliIo, command: string, baseUrlFlag: s
     }
     throw error;
   }
-  return new Klarefi({ apiKey: settings.apiKey, baseUrl: settings.baseUrl.href });
+  return new Klarefi({ apiKey: settings.apiKey, baseUrl: settings.baseUrl.href, baseUrlFrom: sources.baseUrl?.from ?? "KLAREFI_BASE_URL" });
 }

@@ -10,6 +10,7 @@
  */
 import { LOCAL_TEST_API_KEY } from "../contract/fields";
 import { ErrorBody, Headers } from "../contract/schemas";
+import type { NetworkFailure } from "./retry";
 
 /** What an error knows about the call that failed. */
 export interface KlarefiErrorDetails {
@@ -92,9 +93,18 @@ export class KlarefiApiError extends KlarefiError {
   override name = "KlarefiApiError";
 }
 
-/** The API could not be reached, or the connection broke before an answer arrived. */
+/**
+ * The API could not be reached, or the connection broke before an answer
+ * arrived. `failure` says how (retry.ts `networkFailureOf`), when the network
+ * gave a reason; absent for a call the caller aborted or a closed client.
+ */
 export class KlarefiConnectionError extends KlarefiError {
   override name = "KlarefiConnectionError";
+  readonly failure?: NetworkFailure;
+  constructor(message: string, details: KlarefiErrorDetails & { failure?: NetworkFailure }) {
+    super(message, details);
+    if (details.failure !== undefined) this.failure = details.failure;
+  }
 }
 
 /** No answer (headers or body) arrived within `timeoutMs`. */

@@ -20,6 +20,13 @@ export interface KlarefiOptions {
   apiKey?: string;
   /** Falls back to `KLAREFI_BASE_URL`, then `https://api.klarefi.com`. */
   baseUrl?: string;
+  /**
+   * Where the caller found `baseUrl`, as a person names it (e.g. `stack
+   * config klarefi:baseUrl`, `--base-url`): when the API cannot be reached,
+   * the error says to check that. Default: `the baseUrl option`, or
+   * `KLAREFI_BASE_URL` when the URL came from the environment or the default.
+   */
+  baseUrlFrom?: string;
   /** Timeout per attempt for headers and for body, in ms (default 30000). */
   timeoutMs?: number;
   /** Retries after the first attempt (default 3; 0 disables). */
@@ -70,11 +77,15 @@ export class Klarefi {
   constructor(options: KlarefiOptions = {}) {
     const option = (name: string, value: unknown): SourcedValue | undefined =>
       value === undefined ? undefined : { value, from: `the ${name} option` };
+    const baseUrlSource = firstSet(
+      options.baseUrl === undefined ? undefined : { value: options.baseUrl, from: options.baseUrlFrom ?? "the baseUrl option" },
+      fromEnv(process.env, "KLAREFI_BASE_URL"),
+    );
     const settings = (options as { [RESOLVED]?: ClientSettings })[RESOLVED] ?? resolveClientSettings(
       {
         // A given apiKey option wins even when blank (and is then refused); the environment only fills an absent one.
         apiKey: option("apiKey", options.apiKey) ?? fromEnv(process.env, "KLAREFI_API_KEY"),
-        baseUrl: firstSet(option("baseUrl", options.baseUrl), fromEnv(process.env, "KLAREFI_BASE_URL")),
+        baseUrl: baseUrlSource,
         timeoutMs: option("timeoutMs", options.timeoutMs),
         maxRetries: option("maxRetries", options.maxRetries),
         maxConcurrency: option("maxConcurrency", options.maxConcurrency),
@@ -90,6 +101,7 @@ export class Klarefi {
     this.#transport = new Transport({
       apiKey,
       baseUrl,
+      baseUrlFrom: settings.baseUrlFrom ?? "KLAREFI_BASE_URL",
       timeoutMs: this.timeoutMs,
       maxRetries: this.maxRetries,
       maxConcurrency: this.maxConcurrency,

@@ -3,15 +3,20 @@
  * The client's retry policy, as a pure function so it can be table-tested.
  *
  * Retried: 429, 500/502/503/504, 409 `idempotency_key_in_use` (the first
- * request with that key is still running), network errors and timeouts.
- * Never retried: any other 4xx (the same request would fail the same way).
+ * request with that key is still running), broken connections (reset,
+ * closed socket, unreachable network, a resolver that could not answer yet)
+ * and timeouts.
+ * Never retried: any other 4xx (the same request would fail the same way),
+ * and the network failures that say the base URL itself is wrong (see
+ * {@link networkFailureOf}): a refused connection, a host name that does not
+ * exist, a TLS handshake that failed.
  * Delays are exponential backoff with full jitter,
  * `random() * min(maxDelayMs, initialDelayMs * 2^attempt)`, raised to the
  * server's `Retry-After` (capped at `maxRetryAfterMs`) when it sent one.
  * Safe because creates carry one idempotency key that is sent unchanged on
  * every attempt, and revoke is idempotent.
  */
-import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
+import { KlarefiConnectionError, MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
 
 /** Default first backoff ceiling. */
 export const DEFAULT_INITIAL_DELAY_MS = 500;
@@ -23,10 +28,82 @@ export const DEFAULT_MAX_RETRIES = 3;
 /** Statuses that mean "try again later" whatever the body says. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 
+/**
+ * What kind of network failure ended an attempt, from the error code Node.js
+ * or undici gave it:
+ * - `refused`: nothing listens at the address (`ECONNREFUSED`);
+ * - `dns`: the host name does not exist (`ENOTFOUND`);
+ * - `dns-retry`: the resolver could not answer yet (`EAI_AGAIN`);
+ * - `tls`: the TLS handshake failed (certificate, protocol);
+ * - `unreachable`: no route to the host or network (`EHOSTUNREACH`, `ENETUNREACH`, …);
+ * - `connect-timeout`: the connection was not set up within the timeout;
+ * - `reset`: a connection broke (`ECONNRESET`, `EPIPE`, undici's closed socket);
+ * - `timeout`: connected, but no answer within the timeout;
+ * - `other`: anything else.
+ */
+export type NetworkFailure = "refused" | "dns" | "dns-retry" | "tls" | "unreachable" | "connect-timeout" | "reset" | "timeout" | "other";
+
+const NETWORK_FAILURES: Record<string, NetworkFailure> = {
+  ECONNREFUSED: "refused",
+  ENOTFOUND: "dns",
+  EAI_NONAME: "dns",
+  EAI_AGAIN: "dns-retry",
+  EHOSTUNREACH: "unreachable",
+  ENETUNREACH: "unreachable",
+  EHOSTDOWN: "unreachable",
+  ENETDOWN: "unreachable",
+  EADDRNOTAVAIL: "unreachable",
+  UND_ERR_CONNECT_TIMEOUT: "connect-timeout",
+  ECONNRESET: "reset",
+  EPIPE: "reset",
+  ECONNABORTED: "reset",
+  UND_ERR_SOCKET: "reset",
+  UND_ERR_CLOSED: "reset",
+  UND_ERR_HEADERS_TIMEOUT: "timeout",
+  UND_ERR_BODY_TIMEOUT: "timeout",
+  ETIMEDOUT: "timeout",
+};
+
+/** The kind of network failure an error code names (see {@link NetworkFailure}); `other` when unknown or absent. */
+export function networkFailureOf(code: string | undefined): NetworkFailure {
+  if (code === undefined) return "other";
+  const known = NETWORK_FAILURES[code];
+  if (known !== undefined) return known;
+  if (/^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_(GET|VERIFY)_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|EPROTO$)/.test(code)) return "tls";
+  return "other";
+}
+
+/**
+ * Network failures that no retry can fix within a run: the base URL points
+ * at a port nobody listens on, a host that does not exist, or a server whose
+ * TLS the client refuses. Retrying them only multiplies the wait: with the
+ * provider's 6 retries a refused connection took 7 attempts and about 12 s
+ * of backoff per call before the user learnt that the URL was wrong. A server
+ * that restarts answers 502/503 behind its load balancer (retried); a refused
+ * connection means there is no server at that address.
+ */
+export const UNRETRIED_NETWORK_FAILURES: ReadonlySet<NetworkFailure> = new Set(["refused", "dns", "tls"]);
+
+/**
+ * Network failures that say the API cannot be reached at all, rather than
+ * that one call was slow or broke: what the bulk campaign counts to stop
+ * starting rows against an unreachable API.
+ */
+export const CONNECTION_FAILURES: ReadonlySet<NetworkFailure> = new Set(["refused", "dns", "dns-retry", "tls", "unreachable", "connect-timeout", "reset"]);
+
+/**
+ * Whether `error` says the API cannot be reached (a `KlarefiConnectionError`
+ * whose failure is one of {@link CONNECTION_FAILURES}); an answer of any
+ * status, a slow answer, an aborted call or a closed client are not.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  return error instanceof KlarefiConnectionError && error.failure !== undefined && CONNECTION_FAILURES.has(error.failure);
+}
+
 /** What the attempt that just ended produced. */
 export type RetryOutcome =
   | { kind: "response"; status: number; code?: string; retryAfterHeader?: string }
-  | { kind: "network"; timeout?: boolean };
+  | { kind: "network"; timeout?: boolean; failure?: NetworkFailure };
 
 export interface RetryInput {
   /** 0-based index of the attempt that just failed (0 = the first request). */
@@ -50,7 +127,7 @@ export type RetryDecision =
 
 /** Whether an outcome is worth another attempt, ignoring the retry budget. */
 export function isRetryable(outcome: RetryOutcome): boolean {
-  if (outcome.kind === "network") return true;
+  if (outcome.kind === "network") return !UNRETRIED_NETWORK_FAILURES.has(outcome.failure ?? "other");
   if (RETRYABLE_STATUSES.has(outcome.status)) return true;
   return outcome.status === 409 && outcome.code === "idempotency_key_in_use";
 }
@@ -76,7 +153,11 @@ export function decideRetry(input: RetryInput): RetryDecision {
 }
 
 function describe(outcome: RetryOutcome): string {
-  if (outcome.kind === "network") return outcome.timeout ? "timeout" : "network error";
+  if (outcome.kind === "network") {
+    if (outcome.timeout) return "timeout";
+    const failure = outcome.failure ?? "other";
+    return failure === "other" ? "network error" : `network error (${failure})`;
+  }
   return outcome.code === undefined ? `status ${outcome.status}` : `status ${outcome.status} ${outcome.code}`;
 }
 

@@ -90,7 +90,8 @@ export const ClientSettings = z.object({
   initialDelayMs: milliseconds("from 0").default(DEFAULT_INITIAL_DELAY_MS),
   maxDelayMs: milliseconds("from 0").default(DEFAULT_MAX_DELAY_MS),
 });
-export type ClientSettings = z.output<typeof ClientSettings>;
+/** The checked settings, and where the base URL came from (named when the API cannot be reached). */
+export type ClientSettings = z.output<typeof ClientSettings> & { baseUrlFrom?: string | undefined };
 export type ClientSetting = keyof z.input<typeof ClientSettings>;
 
 /** One setting's value and where it came from, as a person names it: "the apiKey option", "stack config klarefi:apiKey", "KLAREFI_BASE_URL", "--base-url". */
@@ -124,7 +125,7 @@ export function fromEnv(env: Record<string, string | undefined>, name: string): 
 export function resolveClientSettings(sources: SettingSources, missingApiKey: string): ClientSettings {
   const input = Object.fromEntries(Object.entries(sources).map(([name, s]) => [name, s?.value]));
   const parsed = ClientSettings.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return sources.baseUrl === undefined ? parsed.data : { ...parsed.data, baseUrlFrom: sources.baseUrl.from };
   const issue = parsed.error.issues[0];
   const setting = String(issue?.path[0] ?? "settings") as ClientSetting;
   const source = sources[setting];

@@ -20,7 +20,7 @@ import {
   requestSuffix,
   type ResponseHeaders,
 } from "./errors";
-import { decideRetry, type RetryOutcome } from "./retry";
+import { decideRetry, networkFailureOf, type RetryOutcome } from "./retry";
 import { valueAt } from "../contract/messages";
 import { Headers } from "../contract/schemas";
 
@@ -60,6 +60,12 @@ export interface KlarefiLogger {
 
 export interface TransportOptions {
   baseUrl: URL;
+  /**
+   * Where `baseUrl` came from, as a person names it (`stack config
+   * klarefi:baseUrl`, `KLAREFI_BASE_URL`, `--base-url`, `the baseUrl
+   * option`): an unreachable API is reported as "check <that>".
+   */
+  baseUrlFrom?: string;
   apiKey: string;
   timeoutMs: number;
   maxRetries: number;
@@ -139,8 +145,6 @@ export class Semaphore {
     };
   }
 }
-
-const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CONNECT_TIMEOUT", "ETIMEDOUT"]);
 
 export class Transport {
   readonly #apiKey: string;
@@ -235,9 +239,11 @@ export class Transport {
       if (answer === undefined) {
         if (req.signal?.aborted) throw this.#aborted(req);
         if (this.#closed) throw this.#closedError(req);
-        const timeout = isTimeout(networkError);
-        outcome = { kind: "network", timeout };
-        failure = this.#networkError(req, networkError, timeout, attempt + 1);
+        const code = errorCode(networkError);
+        const kind = networkFailureOf(code);
+        const timeout = kind === "timeout" || kind === "connect-timeout";
+        outcome = { kind: "network", timeout, failure: kind };
+        failure = this.#networkError(req, networkError, code, attempt + 1);
       } else {
         const requestId = headerValue(answer.headers, Headers.requestId);
         const body = parseJson(answer.text);
@@ -295,18 +301,24 @@ export class Transport {
     });
   }
 
-  #networkError(req: TransportRequest<unknown>, error: unknown, timeout: boolean, attempts: number): KlarefiConnectionError {
+  /**
+   * The error of a call that got no answer. The sentence names the setting
+   * the base URL came from, so the user fixes the right one: the stack config
+   * key for a Pulumi program, the environment variable or flag for the CLI.
+   */
+  #networkError(req: TransportRequest<unknown>, error: unknown, code: string | undefined, attempts: number): KlarefiConnectionError {
     const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
-    if (timeout) {
+    const failure = networkFailureOf(code);
+    if (failure === "timeout" || failure === "connect-timeout") {
       return new KlarefiTimeoutError(
         `${req.operation} failed: no answer from ${this.baseUrl} within ${this.#options.timeoutMs} ms (${tries})`,
-        { operation: req.operation, cause: error },
+        { operation: req.operation, cause: error, failure },
       );
     }
-    const code = errorCode(error);
+    const from = this.#options.baseUrlFrom ?? "KLAREFI_BASE_URL";
     return new KlarefiConnectionError(
-      `${req.operation} failed: could not reach ${this.baseUrl}${code === undefined ? "" : ` (${code})`} (${tries}); check KLAREFI_BASE_URL and that the API is up`,
-      { operation: req.operation, cause: error },
+      `${req.operation} failed: could not reach ${this.baseUrl}${code === undefined ? "" : ` (${code})`} (${tries}); check ${from} and that the API is up`,
+      { operation: req.operation, cause: error, failure },
     );
   }
 
@@ -352,11 +364,6 @@ function errorCode(error: unknown): string | undefined {
     if (cause && cause !== error) return errorCode(cause);
   }
   return undefined;
-}
-
-function isTimeout(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && TIMEOUT_CODES.has(code);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -65,3 +65,16 @@ export function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unkno
   }
   return current;
 }
+
+/** `ENOENT` → "it does not exist (ENOENT)": why a file cannot be read, in words. */
+export function unreadableFileReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const words: Record<string, string> = {
+    ENOENT: "it does not exist",
+    EACCES: "permission denied",
+    EISDIR: "it is a folder",
+  };
+  if (code === undefined) return String(error);
+  const said = words[code];
+  return said === undefined ? code : `${said} (${code})`;
+}

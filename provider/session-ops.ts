@@ -89,17 +89,22 @@ export async function moveExpiry(client: Klarefi, id: string, expiresAt: string)
   }
 }
 
-/** Runs `task` over `items`, every one started at once: the client's semaphore is the concurrency cap. */
-export async function settleAll<T, R>(items: readonly T[], task: (item: T) => Promise<R>, onSettled?: () => void) {
+/**
+ * Runs `task` over `items`, every one started at once: the client's semaphore
+ * is the concurrency cap. `onSettled` hears whether each one succeeded.
+ */
+export async function settleAll<T, R>(items: readonly T[], task: (item: T) => Promise<R>, onSettled?: (settled: { ok: boolean }) => void) {
   return Promise.all(
     items.map(async (item) => {
+      let ok = false;
       try {
         const value = await task(item);
+        ok = true;
         return { item, ok: true as const, value };
       } catch (error) {
         return { item, ok: false as const, error };
       } finally {
-        onSettled?.();
+        onSettled?.({ ok });
       }
     }),
   );

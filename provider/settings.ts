@@ -99,7 +99,7 @@ export function settingsFromConfig(config: ConfigLookup, env: Environment = proc
     const value = config.get(key);
     return value === undefined || value.trim() === "" ? undefined : { value, from: `stack config ${key}` };
   };
-  return resolveGiven(
+  const settings = resolveGiven(
     {
       apiKey: stack(API_KEY_CONFIG),
       baseUrl: stack("klarefi:baseUrl"),
@@ -108,6 +108,7 @@ export function settingsFromConfig(config: ConfigLookup, env: Environment = proc
     },
     env,
   );
+  return { ...settings, baseUrlFrom: settings.baseUrlFrom ?? "stack config klarefi:baseUrl (not set, so the default)" };
 }
 
 /**

@@ -10,7 +10,8 @@ import type { CreateSessionRequest, Session, SessionStatus } from "../../contrac
 import { API_OPTIONS, noPositionals, onePositional, parseFlags } from "../args";
 import { clientFromEnvironment } from "../client";
 import { ExitCode, UsageError, type CliIo } from "../io";
-import { forEachBounded, readMailMerge, type MailMergeRow } from "../mail-merge";
+import { readMailMerge as readMailMergeFile, type MailMergeEntry as MailMergeRow } from "../../contract/mail-merge";
+import { forEachBounded } from "../bounded";
 
 const ENV_NOTE = `Environment:
   KLAREFI_API_KEY    API key (sk_test_… or sk_live_…); there is no --api-key flag
@@ -25,7 +26,7 @@ Commands:
   get <id>                 Print a session as JSON
   status --from-csv <file> Count the sessions of a mail-merge file by status; list those not open
   revoke <id>              Revoke a session's link (idempotent) and print it as JSON
-  revoke --from-csv <file> Revoke every session of a mail-merge file (--dry-run: only list them)
+  revoke --from-csv <file> Revoke every session of a mail-merge file (--dry-run: say which are open)
 
 Run "klarefi sessions <command> --help" for a command's flags.
 
@@ -90,9 +91,12 @@ With --from-csv, revoke every session listed in a campaign's mail-merge file (fo
 retainOnDelete), at most as many at once as the client's concurrency cap. Sessions already revoked, expired,
 completed or gone count as done, so the command can be run again after a failure.
 
+With --from-csv --dry-run, read every session's status (GET only) and say what a real run would do: revoke the
+open ones and leave the completed, revoked, expired and unknown ones as they are. Nothing is revoked.
+
 Flags:
   --from-csv <file>   The mail-merge file (its session_id column)
-  --dry-run           With --from-csv: only list what would be revoked; nothing is sent
+  --dry-run           With --from-csv: read the statuses and list what would be revoked; nothing is revoked
   --json              Print the result as JSON (errors too)
   --base-url <url>    API base URL; overrides KLAREFI_BASE_URL
 
@@ -254,6 +258,13 @@ async function revokeSession(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** The rows of a mail-merge file; a file that cannot be used is a usage error of `command`, before any API call. */
+function readMailMerge(file: string, command: string): MailMergeRow[] {
+  const read = readMailMergeFile(file);
+  if (!read.ok) throw new UsageError(read.problem, command);
+  return read.rows;
+}
+
 /** What a bulk command found for one session: its status, or that the API does not know it. */
 type BulkStatus = SessionStatus | "not_found";
 
@@ -353,6 +364,26 @@ async function sessionsStatus(args: string[], io: CliIo): Promise<number> {
   return ExitCode.ok;
 }
 
+/**
+ * The first line of a dry run: what a real run would revoke (the open
+ * sessions) and what it would leave as it is, e.g. `Would revoke 1,996 of the
+ * 2,000 sessions of links.csv; left as they are: 3 completed, 1 already
+ * revoked (dry run: statuses read, nothing revoked):`.
+ */
+export function dryRunSummary(file: string, total: number, counts: Record<string, number>): string {
+  const n = (k: string) => counts[k] ?? 0;
+  const fmt = (x: number) => x.toLocaleString("en-US");
+  const stay = [
+    ...(n("completed") > 0 ? [`${fmt(n("completed"))} completed`] : []),
+    ...(n("revoked") > 0 ? [`${fmt(n("revoked"))} already revoked`] : []),
+    ...(n("expired") > 0 ? [`${fmt(n("expired"))} expired`] : []),
+    ...(n("not_found") > 0 ? [`${fmt(n("not_found"))} not found`] : []),
+  ];
+  const staying = stay.length === 0 ? "" : `; left as they are: ${stay.join(", ")}`;
+  const head = `Would revoke ${fmt(n("open"))} of the ${fmt(total)} session${total === 1 ? "" : "s"} of ${file}`;
+  return `${head}${staying} (dry run: statuses read, nothing revoked)${n("open") > 0 ? ":" : ""}`;
+}
+
 async function revokeFromCsv(
   io: CliIo,
   command: string,
@@ -360,17 +391,25 @@ async function revokeFromCsv(
   options: { dryRun: boolean; json: boolean; baseUrl: string | undefined },
 ): Promise<number> {
   const rows = readMailMerge(file, command);
+  const klarefi = clientFromEnvironment(io, command, options.baseUrl);
   if (options.dryRun) {
+    // A dry run reads every status: only the open sessions would be revoked.
+    let statuses: Map<string, BulkStatus>;
+    try {
+      statuses = await eachSession(klarefi, rows, (id, signal) => klarefi.sessions.retrieve(id, { signal }), "read");
+    } finally {
+      await klarefi.close();
+    }
+    const counts = countBy(rows, statuses, ["open", "completed", "revoked", "expired", "not_found"]);
+    const open = rows.filter((r) => statuses.get(r.sessionId) === "open");
     if (options.json) {
-      const result = { file, dry_run: true, total: rows.length, would_revoke: rows.map(rowRef) };
+      const result = { file, dry_run: true, total: rows.length, counts, would_revoke: open.map(rowRef) };
       io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } else {
-      const lines = [`Would revoke ${rows.length} session${rows.length === 1 ? "" : "s"} of ${file} (dry run: nothing was sent):`, ...rows.map((r) => rowLine(r))];
-      io.stdout.write(`${lines.join("\n")}\n`);
+      io.stdout.write(`${[dryRunSummary(file, rows.length, counts), ...open.map((r) => rowLine(r))].join("\n")}\n`);
     }
     return ExitCode.ok;
   }
-  const klarefi = clientFromEnvironment(io, command, options.baseUrl);
   let found: Map<string, BulkStatus>;
   try {
     found = await eachSession(klarefi, rows, (id, signal) => klarefi.sessions.revoke(id, { signal }), "revoked");

@@ -11,7 +11,7 @@ import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
 import { shardOf } from "./links/shards";
-import { type MailMergeRow, writeMailMerge } from "./mail-merge";
+import { mailMergeWritten, type MailMergeRow, writeMailMerge } from "../../contract/mail-merge";
 import { type CampaignRow, CampaignRowsError, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
 /** Arguments of an {@link IntakeCampaign}. Give `rows` or `csvFile`. */
@@ -215,7 +215,12 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     this.mailMergeFile =
       target === undefined || pulumi.runtime.isDryRun()
         ? pulumi.output(undefined)
-        : pulumi.unsecret(mailMerge).apply((lines) => writeMailMerge(path.resolve(target), lines));
+        : pulumi.unsecret(mailMerge).apply((lines) => {
+            const file = writeMailMerge(path.resolve(target), lines);
+            // Mail-merge hook: say where the links went, and how many.
+            void pulumi.log.info(mailMergeWritten(file, lines.length), this);
+            return file;
+          });
     // Not `links`: the component's outputs are written into every checkpoint that
     // follows (all of a destroy's), and the links are already in state once, with
     // their sessions (or in the bulk resource). `this.links` stays for the program.

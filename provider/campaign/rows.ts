@@ -9,7 +9,7 @@ import { parse } from "csv-parse/sync";
 import { z } from "zod";
 import * as pulumi from "@pulumi/pulumi";
 import { expiryProblem, fields } from "../../contract/fields";
-import { fieldProblems } from "../../contract/messages";
+import { fieldProblems, unreadableFileReason } from "../../contract/messages";
 import type { IntakeCampaignArgs } from "./component";
 
 /** The row's fields under the names its source uses (CSV columns or program properties). */
@@ -190,7 +190,7 @@ function readCampaignRows(args: Pick<IntakeCampaignArgs, "rows" | "csvFile">): S
     try {
       text = readFileSync(file, "utf8");
     } catch (error) {
-      throw new CampaignRowsError(args.csvFile, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+      throw new CampaignRowsError(args.csvFile, [`cannot read ${file}: ${unreadableFileReason(error)}`]);
     }
     return parseCampaignCsv(text, args.csvFile);
   }

@@ -116,7 +116,9 @@ describe("the Pulumi programs through the pulumi CLI", () => {
               "klarefi-intake:mailMergeFile": { value: mailMerge },
             });
 
-            await stack.up();
+            const up = await stack.up();
+            // up says where it wrote the links, and how many.
+            expect(up.stdout).toContain(`Wrote 3 links to ${mailMerge} (mode 0600: it holds live links)`);
             const shown = await stack.outputs(false);
             expect(shown.size).toBe(3);
             expect(shown.links).toBe("[secret]");

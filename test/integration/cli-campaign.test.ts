@@ -179,19 +179,34 @@ describe("klarefi sessions status --from-csv", () => {
 });
 
 describe("klarefi sessions revoke --from-csv", () => {
-  it("with --dry-run only lists what it would revoke, sends nothing and needs no key", async () => {
+  it("with --dry-run reads every status and says it would revoke only the open sessions, revoking nothing", async () => {
     const { file, sessions } = await campaignAfterMailing();
-    const callsBefore = apiCalls(await server.admin.counters());
-    const result = await run(["sessions", "revoke", "--from-csv", file, "--dry-run"], { KLAREFI_API_KEY: undefined });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`Would revoke 6 sessions of ${file} (dry run: nothing was sent):`);
-    expect(result.stdout).toContain(`line 2  c_open_1  ${sessions.open1.session_id}`);
+    const revokes = async () => (await server.admin.counters()).filter((c) => c.route.includes("/revoke")).reduce((n, c) => n + c.count, 0);
+    const revokesBefore = await revokes();
+    const result = await run(["sessions", "revoke", "--from-csv", file, "--dry-run"]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    const lines = result.stdout.trimEnd().split("\n");
+    expect(lines[0]).toBe(
+      `Would revoke 2 of the 6 sessions of ${file}; left as they are: 1 completed, 1 already revoked, 1 expired, 1 not found (dry run: statuses read, nothing revoked):`,
+    );
+    expect(lines.slice(1)).toEqual([`  line 2  c_open_1  ${sessions.open1.session_id}`, `  line 4  c_open_2  ${sessions.open2.session_id}`]);
     expect(result.stdout).not.toContain("sig=");
-    expect(apiCalls(await server.admin.counters())).toBe(callsBefore);
+    expect(await revokes()).toBe(revokesBefore);
     expect((await klarefi.sessions.retrieve(sessions.open1.session_id)).status).toBe("open");
 
     const json = await run(["sessions", "revoke", "--from-csv", file, "--dry-run", "--json"]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ dry_run: true, total: 6, would_revoke: [{ line: 2, session_id: sessions.open1.session_id }, {}, {}, {}, {}, {}] });
+    expect(JSON.parse(json.stdout)).toEqual({
+      file,
+      dry_run: true,
+      total: 6,
+      counts: { open: 2, completed: 1, revoked: 1, expired: 1, not_found: 1 },
+      would_revoke: [
+        { line: 2, external_case_id: "c_open_1", external_applicant_id: "app_c_open_1", session_id: sessions.open1.session_id },
+        { line: 4, external_case_id: "c_open_2", external_applicant_id: "app_c_open_2", session_id: sessions.open2.session_id },
+      ],
+    });
+    expect((await klarefi.sessions.retrieve(sessions.open2.session_id)).status).toBe("open");
+    expect(await revokes()).toBe(revokesBefore);
   });
 
   it("revokes every session of the file, counts revoked, expired, completed and gone as done, and can run again", async () => {
@@ -219,7 +234,8 @@ describe("klarefi sessions revoke --from-csv", () => {
   it.each([
     [["sessions", "revoke", "ses_1", "--from-csv", "x.csv"], "either a <session-id> or --from-csv"],
     [["sessions", "revoke", "ses_1", "--dry-run"], "--dry-run goes with --from-csv"],
-    [["sessions", "revoke", "--from-csv", "/nonexistent/links.csv"], "cannot read /nonexistent/links.csv (ENOENT)"],
+    [["sessions", "revoke", "--from-csv", "/nonexistent/links.csv"], "cannot read /nonexistent/links.csv: it does not exist (ENOENT)"],
+    [["sessions", "status", "--from-csv", "missing-links.csv"], `cannot read ${path.resolve("missing-links.csv")}: it does not exist (ENOENT)`],
   ])("%j exits 2", async (args, message) => {
     const result = await run(args);
     expect(result.code).toBe(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KlarefiApiError } from "../../client/errors";
+import { KlarefiApiError, KlarefiConnectionError } from "../../client/errors";
 import type { Klarefi } from "../../client/klarefi";
 import type { CreateSessionRequest, Session } from "../../contract/schemas";
 import type { CampaignLinksInputs } from "../../provider/campaign/links/inputs";
@@ -91,5 +91,57 @@ describe("the bulk provider when revoking a replaced link fails", () => {
     expect(next.outs.retiring).toBeUndefined();
     expect(klarefi.sessions.get(retiringId)?.status).toBe("revoked");
     expect((await provider.diff(created.id, next.outs as unknown as Record<string, unknown>, inputs("fr"))).changes).toBe(false);
+  });
+});
+
+describe("the bulk provider against an API it cannot reach", () => {
+  it("stops after 10 refused rows, reports the rest as not attempted with one grouped reason, and logs what it did", async () => {
+    let creates = 0;
+    const client = {
+      maxConcurrency: 8,
+      sessions: {
+        async create() {
+          creates++;
+          await new Promise((r) => setImmediate(r));
+          throw new KlarefiConnectionError(
+            "Creating intake session failed: could not reach http://127.0.0.1:4011 (ECONNREFUSED) (1 attempt); check stack config klarefi:baseUrl and that the API is up",
+            { operation: "Creating intake session", failure: "refused" },
+          );
+        },
+      },
+    };
+    const impl = { client: async () => client as unknown as Klarefi, configProblem: () => undefined } as unknown as ProviderConnection;
+    const lines: string[] = [];
+    const provider = new CampaignLinksProviderImpl(impl, () => ({ info: (line) => void lines.push(line) }));
+    const rows = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`hail_${i + 1}`, { applicant: `a${i + 1}` }]));
+    const failure = (await provider.create({ keyScope: "p/s/hail-2027", caseTypeId: "hail_damage", rows }).catch((e: unknown) => e)) as Error & {
+      properties: { sessions: Record<string, unknown> };
+    };
+    expect(creates).toBeGreaterThanOrEqual(10);
+    // At most the rows in flight when the breaker opened, plus the 9 started while the first failures came back.
+    expect(creates).toBeLessThanOrEqual(10 + 16);
+    const lead = failure.message.split("\n");
+    expect(lead[0]).toBe(
+      `Provisioning campaign hail-2027: ${creates} of 2,000 links failed and ${(2000 - creates).toLocaleString("en-US")} were not attempted ` +
+        "(the Klarefi API could not be reached for 10 rows in a row, so no further rows were started); the others are recorded in the stack, and the next `pulumi up` does only what is left:",
+    );
+    expect(lead[1]).toMatch(new RegExp(`^  - ${creates} rows \\(hail_1, hail_2, hail_3, and ${creates - 3} more\\): Creating intake session failed: could not reach .*check stack config klarefi:baseUrl`));
+    expect(lead[2]).toMatch(new RegExp(`^  - ${(2000 - creates).toLocaleString("en-US")} rows not attempted`));
+    expect(lead).toHaveLength(3);
+    expect(failure.properties.sessions).toEqual({});
+    expect(lines).toContain(`hail-2027: created 0, reissued 0, extended 0, revoked 0; ${creates} failed, ${(2000 - creates).toLocaleString("en-US")} not attempted`);
+  });
+
+  it("says what an up did: created, reissued, extended, revoked and completed rows kept", async () => {
+    const klarefi = fakeKlarefi();
+    const lines: string[] = [];
+    const provider = new CampaignLinksProviderImpl(klarefi.impl, () => ({ info: (line) => void lines.push(line) }));
+    const created = await provider.create(inputs("nl"));
+    expect(lines).toEqual(["hail: created 2, reissued 0, extended 0, revoked 0"]);
+    const c1 = created.outs.sessions.c1 as { id: string };
+    (klarefi.sessions.get(c1.id) as Session).status = "completed";
+    lines.length = 0;
+    await provider.update(created.id, created.outs as unknown as Record<string, unknown>, { ...inputs("fr"), rows: { c1: { applicant: "a1" }, c2: { applicant: "a2" }, c3: { applicant: "a3" } } });
+    expect(lines).toEqual(["hail: created 1, reissued 1, extended 0, revoked 0, kept 1 completed"]);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { parse } from "csv-parse/sync";
-import { CampaignRowsError, logicalNameFor, parseCampaignCsv, validateCampaignRows, writeMailMerge } from "../../provider/campaign";
+import { CampaignRowsError, campaignRows, logicalNameFor, parseCampaignCsv, validateCampaignRows, writeMailMerge } from "../../provider/campaign";
 
 const parseCsvLine = (line: string): string[] => (parse(line) as string[][])[0] ?? [];
 
@@ -60,6 +60,23 @@ describe("campaign CSV parsing", () => {
     ["a/b c", "a_b_c"],
   ])("names the resource for case %s with suffix %s", (caseId, expected) => {
     expect(logicalNameFor(caseId)).toBe(expected);
+  });
+});
+
+describe("a campaign CSV that cannot be read", () => {
+  it("is reported with its full path and why, so a relative path's working directory is no guess", () => {
+    const error = (() => {
+      try {
+        campaignRows({ caseTypeId: "hail_damage", csvFile: "no-such-applicants.csv" });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(CampaignRowsError);
+    expect((error as Error).message).toBe(
+      `no-such-applicants.csv has 1 problem; nothing was sent to Klarefi:\n  - cannot read ${path.resolve("no-such-applicants.csv")}: it does not exist (ENOENT)`,
+    );
   });
 });
 

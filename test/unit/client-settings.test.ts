@@ -48,6 +48,14 @@ describe("klarefi:maxConcurrentRequests and the client's maxConcurrency", () => 
     expect(error.message).toContain("klarefi:maxConcurrentRequests must be a whole number from 1");
   });
 
+  it.each([
+    [{ "klarefi:baseUrl": "http://127.0.0.1:4011" }, { KLAREFI_BASE_URL: "http://127.0.0.1:1" }, "stack config klarefi:baseUrl"],
+    [{}, { KLAREFI_BASE_URL: "http://127.0.0.1:1" }, "KLAREFI_BASE_URL"],
+    [{}, {}, "stack config klarefi:baseUrl (not set, so the default)"],
+  ])("with config %j and environment %j, says the base URL came from %s", (config, env, from) => {
+    expect(settingsFromConfig(stackConfig({ "klarefi:apiKey": KEY, ...config }), env).baseUrlFrom).toBe(from);
+  });
+
   it("accepts klarefi:maxRetries 0 and reads numbers given as text", () => {
     const settings = settingsFromConfig(
       stackConfig({ "klarefi:apiKey": KEY, "klarefi:maxConcurrentRequests": "3", "klarefi:maxRetries": "0" }),

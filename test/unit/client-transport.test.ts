@@ -132,9 +132,36 @@ describe("requests as sent", () => {
     const error = (await klarefi.sessions.retrieve("ses_1").catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(KlarefiConnectionError);
     expect(error.message).toBe(
-      "Retrieving intake session ses_1 failed: could not reach http://klarefi.test (UND_ERR_SOCKET) (3 attempts); check KLAREFI_BASE_URL and that the API is up",
+      "Retrieving intake session ses_1 failed: could not reach http://klarefi.test (UND_ERR_SOCKET) (3 attempts); check the baseUrl option and that the API is up",
     );
     expect(agent!.pendingInterceptors()).toHaveLength(0);
+  });
+
+  it.each([
+    ["ECONNREFUSED", "refused"],
+    ["ENOTFOUND", "dns"],
+    ["ERR_TLS_CERT_ALTNAME_INVALID", "tls"],
+  ])("tries a base URL that answers %s once, whatever the retry budget, and names where the URL came from", async (code, failure) => {
+    const klarefi = client({ maxRetries: 6, baseUrlFrom: "stack config klarefi:baseUrl" });
+    const cause = Object.assign(new Error(`connect ${code} 127.0.0.1:4011`), { code });
+    agent!.get(ORIGIN).intercept({ path: "/api/v1/sessions/ses_1", method: "GET" }).replyWithError(cause);
+    // A second attempt would get this answer and succeed.
+    agent!.get(ORIGIN).intercept({ path: "/api/v1/sessions/ses_1", method: "GET" }).reply(200, session);
+    const error = (await klarefi.sessions.retrieve("ses_1").catch((e: unknown) => e)) as KlarefiConnectionError;
+    expect(error).toBeInstanceOf(KlarefiConnectionError);
+    expect(error.failure).toBe(failure);
+    expect(error.message).toBe(
+      `Retrieving intake session ses_1 failed: could not reach http://klarefi.test (${code}) (1 attempt); check stack config klarefi:baseUrl and that the API is up`,
+    );
+    expect(agent!.pendingInterceptors()).toHaveLength(1);
+  });
+
+  it("still retries a reset connection up to the budget", async () => {
+    const klarefi = client({ maxRetries: 6 });
+    const cause = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    agent!.get(ORIGIN).intercept({ path: "/api/v1/sessions/ses_1", method: "GET" }).replyWithError(cause).times(6);
+    agent!.get(ORIGIN).intercept({ path: "/api/v1/sessions/ses_1", method: "GET" }).reply(200, session);
+    expect((await klarefi.sessions.retrieve("ses_1")).session_id).toBe("ses_1");
   });
 });
 

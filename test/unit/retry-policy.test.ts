@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decideRetry, isRetryable, type RetryInput, type RetryOutcome } from "../../client/retry";
+import { decideRetry, isConnectionFailure, isRetryable, networkFailureOf, type NetworkFailure, type RetryInput, type RetryOutcome } from "../../client/retry";
+import { KlarefiConnectionError } from "../../client/errors";
 import { parseRetryAfter } from "../../client/errors";
 
 const base = { maxRetries: 3, initialDelayMs: 100, maxDelayMs: 1000, now: Date.parse("2030-01-01T00:00:00Z") };
@@ -19,6 +20,13 @@ describe("which outcomes are retried", () => {
     ["409 idempotency_key_in_use", resp(409, { code: "idempotency_key_in_use" }), true],
     ["a network error", { kind: "network" }, true],
     ["a timeout", { kind: "network", timeout: true }, true],
+    ["a refused connection", { kind: "network", failure: "refused" }, false],
+    ["a host name that does not exist", { kind: "network", failure: "dns" }, false],
+    ["a failed TLS handshake", { kind: "network", failure: "tls" }, false],
+    ["a resolver that cannot answer yet", { kind: "network", failure: "dns-retry" }, true],
+    ["a reset connection", { kind: "network", failure: "reset" }, true],
+    ["no route to the host", { kind: "network", failure: "unreachable" }, true],
+    ["a connect timeout", { kind: "network", timeout: true, failure: "connect-timeout" }, true],
     ["400 bad request", resp(400), false],
     ["401 unauthorized", resp(401), false],
     ["403 forbidden", resp(403), false],
@@ -127,5 +135,34 @@ describe("the retry budget", () => {
   it("says why it gave up", () => {
     const decision = decideRetry({ ...base, attempt: 3, outcome: resp(503), random: () => 0.1 });
     expect(decision).toEqual({ retry: false, reason: "status 503 after 4 attempts, retry budget of 3 spent" });
+  });
+});
+
+describe("network failures by error code", () => {
+  const table: Array<[string | undefined, NetworkFailure, boolean]> = [
+    ["ECONNREFUSED", "refused", true],
+    ["ENOTFOUND", "dns", true],
+    ["EAI_AGAIN", "dns-retry", true],
+    ["ERR_TLS_CERT_ALTNAME_INVALID", "tls", true],
+    ["DEPTH_ZERO_SELF_SIGNED_CERT", "tls", true],
+    ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "tls", true],
+    ["EPROTO", "tls", true],
+    ["EHOSTUNREACH", "unreachable", true],
+    ["UND_ERR_CONNECT_TIMEOUT", "connect-timeout", true],
+    ["ECONNRESET", "reset", true],
+    ["UND_ERR_SOCKET", "reset", true],
+    ["UND_ERR_HEADERS_TIMEOUT", "timeout", false],
+    ["ETIMEDOUT", "timeout", false],
+    ["EWHATEVER", "other", false],
+    [undefined, "other", false],
+  ];
+  it.each(table)("%s is %s; the API counts as unreachable: %s", (code, failure, unreachable) => {
+    expect(networkFailureOf(code)).toBe(failure);
+    expect(isConnectionFailure(new KlarefiConnectionError("x", { operation: "x", failure }))).toBe(unreachable);
+  });
+
+  it("does not count an error without a network reason, or of another class, as unreachable", () => {
+    expect(isConnectionFailure(new KlarefiConnectionError("aborted", { operation: "x" }))).toBe(false);
+    expect(isConnectionFailure(Object.assign(new Error("x"), { failure: "refused" }))).toBe(false);
   });
 });

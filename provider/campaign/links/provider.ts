@@ -27,15 +27,21 @@ import { withoutUserErrorTraces } from "../../host-errors";
 import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../../partial-state";
 import { type CampaignPlan, planCampaign, planSize, reissueRefusal, reissuingFieldChanges } from "./plan";
 import { isPacked, PACKED_LINKS_HEADER, PACKED_URLS_HEADER, packLinks, packUrls, unpackLinks, unpackUrls } from "./packed";
+import {
+  appliedCounts,
+  appliedSummary,
+  campaignFailureMessage,
+  ConnectionBreaker,
+  KEPT_COMPLETED,
+  revokeFailureMessage,
+  rowConcurrency,
+  rowFailure,
+  type RowFailure,
+  runRows,
+} from "./outcome";
 
 /** The most failed rows an error message lists one by one. */
 const MAX_LISTED_FAILURES = 20;
-
-/** A row that failed, with the reason the API or the network gave. */
-interface RowFailure {
-  caseId: string;
-  reason: string;
-}
 
 /**
  * The state of a campaign read back from the engine, tolerating a missing or
@@ -212,23 +218,29 @@ export class CampaignLinksProviderImpl {
     };
 
     const retiring: string[] = [];
+    // Outcome hook (outcome.ts): every stage shares one breaker, so an unreachable API stops the whole run early.
+    const rows = { concurrency: rowConcurrency(client.maxConcurrency), breaker: new ConnectionBreaker() };
+    const each = <T, R>(items: readonly T[], task: (item: T) => Promise<R>, onSettled?: (s: { ok: boolean; notAttempted?: boolean }) => void) =>
+      runRows(items, task, { ...rows, ...(onSettled ? { onSettled } : {}) });
+    let counts: Parameters<typeof appliedCounts>[0] | undefined;
     try {
-      for (const result of await settleAll(stillRetiring, (oldId) => revokeSession(client, oldId))) {
+      for (const result of await each(stillRetiring, (oldId) => revokeSession(client, oldId))) {
         if (!result.ok) {
           retiring.push(result.item);
-          failures.push({ caseId: result.item, reason: `revoking this replaced link failed again: ${reasonOf(result.error)}` });
+          if (result.notAttempted) failures.push(rowFailure(`(replaced link ${result.item})`, result));
+          else failures.push({ caseId: result.item, reason: `revoking this replaced link failed again: ${reasonOf(result.error)}` });
         }
       }
       // A reissue re-reads the live session first: an applicant who completed
       // since the last refresh keeps the session.
-      const reissue = await settleAll(plan.reissue, async (caseId) => {
+      const reissue = await each(plan.reissue, async (caseId): Promise<typeof KEPT_COMPLETED | undefined> => {
         const old = sessions[caseId] as LinkState;
         const row = desired.get(caseId) as DesiredRow;
         if (old.status === "open" && !this.rotated(olds, inputs)) {
           const live = await retrieveSession(client, old.id);
           if (live?.status === "completed") {
             sessions[caseId] = { ...old, status: "completed", fp: row.fp };
-            return;
+            return KEPT_COMPLETED;
           }
         }
         const { session } = await createOpenSession(client, row.fields, this.baseKey(row, inputs));
@@ -241,13 +253,14 @@ export class CampaignLinksProviderImpl {
             throw new Error(`its new link ${session.session_id} is in place, but revoking the old link ${old.id} failed (the next run tries again): ${reasonOf(error)}`);
           }
         }
+        return undefined;
       }, progress.tick);
-      const created = await settleAll(plan.create, async (caseId) => {
+      const created = await each(plan.create, async (caseId) => {
         const row = desired.get(caseId) as DesiredRow;
         const { session } = await createOpenSession(client, row.fields, this.baseKey(row, inputs));
         record(caseId, session, row.fp);
       }, progress.tick);
-      const extended = await settleAll(plan.extend, async (caseId) => {
+      const extended = await each(plan.extend, async (caseId) => {
         const old = sessions[caseId] as LinkState;
         const row = desired.get(caseId) as DesiredRow;
         const session = await moveExpiry(client, old.id, row.fields.expires_at as string);
@@ -258,7 +271,7 @@ export class CampaignLinksProviderImpl {
         sessions[caseId] = { ...old, fp: (desired.get(caseId) as DesiredRow).fp };
         progress.tick();
       }
-      const revoked = await settleAll(plan.revoke, async (caseId) => {
+      const revoked = await each(plan.revoke, async (caseId) => {
         await revokeSession(client, (sessions[caseId] as LinkState).id);
         forgetRow(caseId);
       }, progress.tick);
@@ -267,11 +280,14 @@ export class CampaignLinksProviderImpl {
         progress.tick();
       }
       for (const result of [...reissue, ...created, ...extended, ...revoked]) {
-        if (!result.ok) failures.push({ caseId: result.item, reason: reasonOf(result.error) });
+        if (!result.ok) failures.push(rowFailure(result.item, result));
       }
+      counts = { reissue, create: created, extend: extended, revoke: revoked, keptCompleted: plan.keepCompleted.length, forgotten: plan.forget.length };
     } finally {
       progress.stop();
     }
+    // Outcome hook: one line that says what this run did.
+    if (counts) this.#progress().info(appliedSummary(label, appliedCounts(counts)));
 
     const outs: CampaignLinksOutputs = {
       keyScope: inputs.keyScope,
@@ -284,7 +300,7 @@ export class CampaignLinksProviderImpl {
     };
     if (failures.length > 0) {
       // The engine shows an init failure through its reasons, not its message.
-      const message = failureMessage(label, operation, planSize(plan), failures);
+      const message = campaignFailureMessage(label, operation, planSize(plan), failures);
       throw partialStateError(message, id, { ...outs });
     }
     return outs;
@@ -343,28 +359,14 @@ export class CampaignLinksProviderImpl {
     const progress = progressReporter(this.#progress(), label, live.length);
     let results;
     try {
-      results = await settleAll(live, ([, s]) => revokeSession(client, s.id), progress.tick);
+      // Outcome hook: an unreachable API stops the destroy early too.
+      results = await runRows(live, ([, s]) => revokeSession(client, s.id), { concurrency: rowConcurrency(client.maxConcurrency), breaker: new ConnectionBreaker(), onSettled: progress.tick });
     } finally {
       progress.stop();
     }
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length > 0) {
-      const listed = failed.slice(0, MAX_LISTED_FAILURES).map((r) => `  - ${r.item[0]}: ${reasonOf((r as { error: unknown }).error)}`);
-      throw new Error(
-        `Revoking campaign ${label} failed for ${failed.length} of ${live.length} links; the campaign stays in the stack and ` +
-          `\`pulumi destroy\` again revokes what is left:\n${listed.join("\n")}`,
-      );
-    }
+    const failed = results.flatMap((r) => (r.ok ? [] : [rowFailure(r.item[0], r)]));
+    if (failed.length > 0) throw new Error(revokeFailureMessage(label, live.length, failed));
   }
-}
-
-function failureMessage(label: string, operation: "create" | "update", planned: number, failures: readonly RowFailure[]): string {
-  const listed = failures.slice(0, MAX_LISTED_FAILURES).map((f) => `  - ${f.caseId}: ${f.reason}`);
-  if (failures.length > MAX_LISTED_FAILURES) listed.push(`  - and ${failures.length - MAX_LISTED_FAILURES} more`);
-  return (
-    `${operation === "create" ? "Provisioning" : "Updating"} campaign ${label}: ${failures.length} of ${planned} links failed; ` +
-    `the others are recorded in the stack, and the next \`pulumi up\` does only what is left:\n${listed.join("\n")}`
-  );
 }
 
 let sharedImpl: CampaignLinksProviderImpl | undefined;
