@@ -131,7 +131,7 @@ export function reissueViolations(link: LinkResource): Violation[] {
       field: "reissue",
       message:
         `${link.label} keeps reissue: "allow": while it stays, a change to the case type, an external id, the locale, ` +
-        `the return URL or the trace id revokes ${links} and issues new ones that applicants must be sent again. ` +
+        `the return URL or the trace id revokes ${links} and issues ${link.kind === "campaign" ? "new ones that applicants must be sent" : "a new one that the applicant must be sent"} again. ` +
         `Remove it once the intended reissue has gone through.`,
     },
   ];

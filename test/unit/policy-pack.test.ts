@@ -222,10 +222,11 @@ describe("policy settings", () => {
     expect(CONFIG_SCHEMAS.perLinkCampaign.properties.maxRows.default).toBe(settingsOf(PerLinkCampaignSettings, "p", {}).maxRows);
   });
 
-  it("ships a pack folder whose package.json names this package's version", () => {
+  it("ships a pack folder versioned with this package and depending on exactly it", () => {
     const root = path.join(__dirname, "..", "..");
-    const pack = JSON.parse(readFileSync(path.join(root, "policy", "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const pack = JSON.parse(readFileSync(path.join(root, "policy", "package.json"), "utf8")) as { version: string; dependencies: Record<string, string> };
     const own = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version: string };
+    expect(pack.version).toBe(own.version);
     expect(pack.dependencies["@klarefi/pulumi"]).toBe(own.version);
   });
 });
