@@ -166,7 +166,7 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("npm pack on a fresh copy builds the code and ships it with the bin, README, LICENSE and the API doc, and nothing of tests, tools, benchmarks, scripts, CI or source maps", () => {
+  it("npm pack on a fresh copy builds the code and ships it with the bin, README, LICENSE, the API doc and the policy pack's folder, and nothing of tests, tools, benchmarks, scripts, CI or source maps", () => {
     const files = packed.files;
     for (const needed of [
       "package.json",
@@ -182,14 +182,18 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
       "dist/server/index.js",
       "dist/contract/schemas.js",
       "dist/cli/main.js",
+      "policy/PulumiPolicy.yaml",
+      "policy/package.json",
+      "policy/index.js",
+      "dist/policy/src/pack.js",
     ]) {
       expect(files, `the tarball holds ${needed}`).toContain(needed);
     }
     const unexpected = files.filter(
       (f) =>
-        !/^dist\/(contract|client|provider|server|cli)\/.+\.(js|d\.ts)$/.test(f) &&
+        !/^dist\/(contract|client|provider|server|cli|policy)\/.+\.(js|d\.ts)$/.test(f) &&
         !/^bin\/[^/]+$/.test(f) &&
-        !["package.json", "README.md", "LICENSE", "docs/klarefi-api.md"].includes(f),
+        !["package.json", "README.md", "LICENSE", "docs/klarefi-api.md", "policy/PulumiPolicy.yaml", "policy/package.json", "policy/index.js"].includes(f),
     );
     expect(unexpected, "files outside the compiled code, bin and docs").toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|tools|bench|scripts|\.ci)\//.test(f) || f.endsWith(".map") || f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
@@ -198,7 +202,7 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
     expect(js.filter((f) => !files.includes(f.replace(/\.js$/, ".d.ts")))).toEqual([]);
   });
 
-  it("declares @pulumi/pulumi as a peer range from 3.139.0, Node.js 22.19+, and types for every public subpath under both module resolutions", () => {
+  it("declares @pulumi/pulumi as a peer range from 3.139.0 (and @pulumi/policy as an optional one), Node.js 22.19+, and types for every public subpath under both module resolutions", () => {
     const manifest = packed.manifest as {
       peerDependencies?: Record<string, string>;
       dependencies?: Record<string, string>;
@@ -207,7 +211,9 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
       typesVersions?: Record<string, Record<string, string[]>>;
       scripts?: Record<string, string>;
     };
-    expect(manifest.peerDependencies).toEqual({ "@pulumi/pulumi": "^3.139.0" });
+    expect(manifest.peerDependencies).toEqual({ "@pulumi/pulumi": "^3.139.0", "@pulumi/policy": "^1.21.0" });
+    // Only projects that run the policy pack (docs/policy.md) install @pulumi/policy.
+    expect((manifest as { peerDependenciesMeta?: Record<string, { optional?: boolean }> }).peerDependenciesMeta?.["@pulumi/policy"]?.optional).toBe(true);
     expect(Object.keys(manifest.dependencies ?? {})).not.toContain("@pulumi/pulumi");
     for (const dep of ["undici", "zod", "hono", "@hono/node-server", "csv-parse"]) expect(Object.keys(manifest.dependencies ?? {}), dep).toContain(dep);
     expect(manifest.engines?.node).toBe(">=22.19.0");
