@@ -19,8 +19,13 @@ const UNKNOWN_MARKER = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Plain data with unknown values marked. */
 export type Plain = null | boolean | number | string | Unknown | Plain[] | { [key: string]: Plain };
 
+/**
+ * Whether `error` is `@pulumi/policy`'s `UnknownValueError` (an `Error` that
+ * carries the sentinel of the unknown value it met; the class is not part of
+ * the library's public API, so it is recognised by that field).
+ */
 function isUnknownError(error: unknown): boolean {
-  return error instanceof Error && error.name === "UnknownValueError";
+  return error instanceof Error && "unknownTypeSentinel" in error;
 }
 
 /** Reads `source[key]`, answering {@link UNKNOWN} where the proxy says the value is not known yet. */

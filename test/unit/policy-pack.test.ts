@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CONFIG_SCHEMAS, ExpirySettings, PerLinkCampaignSettings, ReturnUrlSettings, settingsOf } from "../../policy/src/config";
@@ -61,16 +62,11 @@ describe("reading the link resources of both providers", () => {
   });
 
   it("marks values not known yet, from the engine's marker or from @pulumi/policy's proxy, without throwing", () => {
-    class UnknownValueError extends Error {
-      override name = "UnknownValueError";
-    }
-    const proxied = new Proxy({ expiresAt: UNKNOWN_MARKER, returnUrl: "https://a.example/" } as Record<string, unknown>, {
-      get(target, key) {
-        if (target[key as string] === UNKNOWN_MARKER) throw new UnknownValueError("unknown");
-        return target[key as string];
-      },
-    });
-    expect(plainOf(proxied)).toEqual({ expiresAt: UNKNOWN, returnUrl: "https://a.example/" });
+    // @pulumi/policy's own proxy, which throws on reading an unknown value.
+    const { unknownCheckingProxy } = createRequire(require.resolve("@pulumi/policy/package.json"))("./proxy.js") as { unknownCheckingProxy(v: unknown): unknown };
+    const proxied = unknownCheckingProxy({ expiresAt: UNKNOWN_MARKER, returnUrl: "https://a.example/", rows: { a: { returnUrl: UNKNOWN_MARKER } } });
+    expect(() => (proxied as { expiresAt: unknown }).expiresAt).toThrow(/can't be known during preview/);
+    expect(plainOf(proxied)).toEqual({ expiresAt: UNKNOWN, returnUrl: "https://a.example/", rows: { a: { returnUrl: UNKNOWN } } });
     expect(plainOf({ rows: UNKNOWN_MARKER })).toEqual({ rows: UNKNOWN });
     const whole = linkResourceOf(DYNAMIC_SESSION, "s", plainOf({ __provider: "x", args: UNKNOWN_MARKER }));
     expect(whole).toMatchObject({ expiresAt: UNKNOWN, returnUrl: UNKNOWN, reissue: UNKNOWN });
