@@ -1,9 +1,12 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withCliStack } from "../../scripts/pulumi-cli";
 import { type CliProject, cliProject, expectOk } from "../helpers/cli-project";
+import { installInto, packRepository, userProjectEnv } from "../helpers/package";
 import { initStack, yamlProject } from "../helpers/plugin-project";
-import { repoRoot } from "../helpers/pulumi";
+import { repoRoot, TEST_PASSPHRASE } from "../helpers/pulumi";
 import { callsSince, startTestServer, type TestServer } from "../helpers/server";
 
 // The policy pack (policy/) run by the real engine: `pulumi up --policy-pack`
@@ -180,6 +183,52 @@ describe("the intake-link policy pack under the real engine", () => {
         expect(callsSince(before, await server.admin.apiCalls())).not.toHaveProperty(["POST /api/v1/sessions 201"]);
       } finally {
         await project.cleanup();
+      }
+    },
+    LINK_TIMEOUT_MS,
+  );
+
+  it(
+    "runs from a user's install of the packed package at node_modules/@klarefi/pulumi/policy, with @pulumi/policy added by the user, and refuses a 200-day link in preview",
+    async () => {
+      const manifest = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+      const packed = await packRepository();
+      const root = mkdtempSync(path.join(tmpdir(), "klarefi-policy-user-"));
+      try {
+        writeFileSync(path.join(root, "package.json"), JSON.stringify({ name: "klarefi-policy-user", private: true }));
+        await installInto(root, "npm", [packed.tarball, `@pulumi/pulumi@${manifest.devDependencies["@pulumi/pulumi"]}`, `@pulumi/policy@${manifest.devDependencies["@pulumi/policy"]}`]);
+        const project = path.join(root, "program");
+        mkdirSync(project);
+        writeFileSync(path.join(project, "Pulumi.yaml"), "name: klarefi-policy-user\nruntime:\n  name: nodejs\n  options:\n    typescript: false\nmain: index.js\n");
+        writeFileSync(
+          path.join(project, "index.js"),
+          `const klarefi = require("@klarefi/pulumi");
+new klarefi.IntakeSession("claim-9", { caseTypeId: "motor_claim", externalCaseId: "claim_9", externalApplicantId: "applicant_9", expiresAt: ${JSON.stringify(daysAhead(200))} });
+`,
+        );
+        await withCliStack(
+          {
+            projectDir: project,
+            passphrase: TEST_PASSPHRASE,
+            baseEnv: userProjectEnv(),
+            pathPrefix: [],
+            timeoutMs: 180_000,
+            config: { "klarefi:baseUrl": { value: server.url }, "klarefi:apiKey": { value: server.apiKey, secret: true } },
+          },
+          async (stack) => {
+            const before = await server.admin.apiCalls();
+            const preview = await stack.run(["preview", "--non-interactive", "--policy-pack", path.join(root, "node_modules", "@klarefi", "pulumi", "policy"), ...stack.scope], {
+              allowFailure: true,
+            });
+            const output = `${preview.stdout}\n${preview.stderr}`;
+            expect(preview.code, output).not.toBe(0);
+            expect(output).toContain(`klarefi-intake-links@v${String(packed.manifest.version)} (local: ${path.join(root, "node_modules", "@klarefi", "pulumi", "policy")})`);
+            expect(output).toMatch(/IntakeSession "claim-9": expiresAt \S+ is 200 days ahead, more than the 90 days the policy allows \(maxDays\)/);
+            expect(callsSince(before, await server.admin.apiCalls())).toEqual({});
+          },
+        );
+      } finally {
+        rmSync(root, { recursive: true, force: true });
       }
     },
     LINK_TIMEOUT_MS,
