@@ -167,7 +167,7 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it("npm pack on a fresh copy builds the code and ships it with the bin, README, LICENSE and the docs pages, and nothing of tests, tools, benchmarks, scripts, CI or source maps", () => {
+  it("npm pack on a fresh copy builds the code and ships it with the bin, README, LICENSE, the docs pages and the policy pack's folder, and nothing of tests, tools, benchmarks, scripts, CI or source maps", () => {
     const files = packed.files;
     for (const needed of [
       "package.json",
@@ -185,15 +185,19 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
       "dist/server/index.js",
       "dist/contract/schemas.js",
       "dist/cli/main.js",
+      "policy/PulumiPolicy.yaml",
+      "policy/package.json",
+      "policy/index.js",
+      "dist/policy/src/pack.js",
     ]) {
       expect(files, `the tarball holds ${needed}`).toContain(needed);
     }
     const unexpected = files.filter(
       (f) =>
-        !/^dist\/(contract|client|provider|server|cli)\/.+\.(js|d\.ts)$/.test(f) &&
+        !/^dist\/(contract|client|provider|server|cli|policy)\/.+\.(js|d\.ts)$/.test(f) &&
         !/^bin\/[^/]+$/.test(f) &&
         !/^docs\/[^/]+\.md$/.test(f) &&
-        !["package.json", "README.md", "LICENSE"].includes(f),
+        !["package.json", "README.md", "LICENSE", "policy/PulumiPolicy.yaml", "policy/package.json", "policy/index.js"].includes(f),
     );
     expect(unexpected, "files outside the compiled code, bin and docs").toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|tools|bench|scripts|\.ci)\//.test(f) || f.endsWith(".map") || f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
@@ -213,7 +217,7 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
     expect(broken).toEqual([]);
   });
 
-  it("declares @pulumi/pulumi as a peer range from 3.139.0, Node.js 22.19+, and types for every public subpath under both module resolutions", () => {
+  it("declares @pulumi/pulumi as a peer range from 3.139.0 (and @pulumi/policy as an optional one), Node.js 22.19+, and types for every public subpath under both module resolutions", () => {
     const manifest = packed.manifest as {
       peerDependencies?: Record<string, string>;
       dependencies?: Record<string, string>;
@@ -222,7 +226,9 @@ describe("@klarefi/pulumi installed from its tarball into a user's own project",
       typesVersions?: Record<string, Record<string, string[]>>;
       scripts?: Record<string, string>;
     };
-    expect(manifest.peerDependencies).toEqual({ "@pulumi/pulumi": "^3.139.0" });
+    expect(manifest.peerDependencies).toEqual({ "@pulumi/pulumi": "^3.139.0", "@pulumi/policy": "^1.21.0" });
+    // Only projects that run the policy pack (docs/policy.md) install @pulumi/policy.
+    expect((manifest as { peerDependenciesMeta?: Record<string, { optional?: boolean }> }).peerDependenciesMeta?.["@pulumi/policy"]?.optional).toBe(true);
     expect(Object.keys(manifest.dependencies ?? {})).not.toContain("@pulumi/pulumi");
     for (const dep of ["undici", "zod", "hono", "@hono/node-server", "csv-parse"]) expect(Object.keys(manifest.dependencies ?? {}), dep).toContain(dep);
     expect(manifest.engines?.node).toBe(">=22.19.0");

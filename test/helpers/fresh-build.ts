@@ -13,7 +13,7 @@ import path from "node:path";
 
 const ROOT = path.resolve(__dirname, "../..");
 /** The folders tsconfig.json compiles into dist/. */
-const SOURCE_DIRS = ["contract", "client", "provider", "server", "cli", "scripts", "bench"];
+const SOURCE_DIRS = ["contract", "client", "provider", "server", "cli", "scripts", "bench", "policy/src"];
 /** Held while one vitest run rebuilds, so two runs in one checkout do not write dist/ at once. */
 const LOCK = path.join(ROOT, ".klarefi", "build.lock");
 const LOCK_STALE_MS = 5 * 60_000;

@@ -3,6 +3,7 @@
 // that ship with @pulumi/pulumi, implements pulumirpc.LanguageRuntime, and runs
 // programs through @pulumi/pulumi's own `cmd/run` entry point.
 const childProcess = require("node:child_process");
+const os = require("node:os");
 const path = require("node:path");
 const logic = require("./logic");
 const packages = require("./packages");
@@ -55,7 +56,7 @@ function programInfo(req) {
 
 /**
  * Creates the LanguageRuntime implementation. Methods not listed here (code
- * generation, packing, linking, templates, option prompts, RunPlugin) are
+ * generation, packing, linking, templates, option prompts) are
  * answered UNIMPLEMENTED by grpc-js, which the engine treats as "not supported".
  * @param {ReturnType<typeof loadProtocol>} proto
  * @param {{ engineAddress: string, tracing: string }} settings
@@ -180,6 +181,86 @@ function createLanguageRuntime(proto, settings) {
     });
   }
 
+  /**
+   * RunPlugin for policy packs (kind `analyzer`), which Pulumi 3.276 starts
+   * through the language host of their `PulumiPolicy.yaml` runtime: runs
+   * `node @pulumi/pulumi/cmd/run-policy-pack <engine> <pack folder>` in the
+   * pack's folder and streams its stdout (whose first line is the port the
+   * engine dials), its stderr and its exit code. Other plugin kinds (resource
+   * providers, tools written as Node.js projects) are refused UNIMPLEMENTED.
+   */
+  function runPlugin(call) {
+    const req = call.request;
+    const refuse = (code, message) => call.emit("error", { code, details: message, message });
+    if (req.getKind() !== logic.ANALYZER_KIND) {
+      return refuse(
+        grpc.status.UNIMPLEMENTED,
+        `This minimal Node.js language host runs policy packs only (plugin kind "analyzer"), not plugins of kind "${req.getKind()}".`,
+      );
+    }
+    if (state.cancelled) return refuse(grpc.status.CANCELLED, "The language host was cancelled; the policy pack was not started.");
+    if (req.getAttachDebugger()) {
+      return refuse(grpc.status.UNIMPLEMENTED, "Attaching a debugger is not supported by this minimal Node.js language host.");
+    }
+    const info = programInfo(req);
+    const programDirectory = info.programDirectory;
+    if (!programDirectory) return refuse(grpc.status.INVALID_ARGUMENT, "RunPlugin needs the policy pack's folder (ProgramInfo.program_directory).");
+    const options = logic.parseRuntimeOptions(info.options);
+    if (!options.ok) return refuse(grpc.status.INVALID_ARGUMENT, options.error);
+    const nodeArgs = logic.splitWords(options.nodeargs);
+    if (!nodeArgs.ok) return refuse(grpc.status.INVALID_ARGUMENT, nodeArgs.error);
+    let runPath;
+    try {
+      runPath = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [programDirectory] });
+    } catch {
+      return refuse(
+        grpc.status.FAILED_PRECONDITION,
+        `It looks like the policy pack's dependencies are not installed: @pulumi/pulumi/cmd/run-policy-pack cannot be found from ${programDirectory}; run npm install there.`,
+      );
+    }
+    const { argv, cwd } = logic.policyPackArguments({ runPath, nodeArgs: nodeArgs.words, args: req.getArgsList(), programDirectory });
+    const env = logic.pluginEnvironment(req.getEnvList(), process.env, options);
+
+    let child;
+    try {
+      child = childProcess.spawn(process.execPath, argv, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err) {
+      return refuse(grpc.status.INTERNAL, `Problem executing plugin program (could not run language executor): ${err && err.message}`);
+    }
+    children.add(child);
+    const send = (set, value) => {
+      if (call.cancelled || call.writableEnded) return;
+      const res = new pb.RunPluginResponse();
+      set(res, value);
+      call.write(res);
+    };
+    child.stdout.on("data", (chunk) => send((res, v) => res.setStdout(v), chunk));
+    child.stderr.on("data", (chunk) => send((res, v) => res.setStderr(v), chunk));
+    // The engine cancels the call to stop the plugin (at the end of the run, or on Ctrl-C).
+    call.on("cancelled", () => stopChild(child));
+
+    let finished = false;
+    const finish = (code, signal, spawnError) => {
+      if (finished) return;
+      finished = true;
+      children.delete(child);
+      if (call.cancelled || call.writableEnded) return;
+      if (spawnError) return refuse(grpc.status.INTERNAL, `Problem executing plugin program (could not run language executor): ${spawnError}`);
+      // Killed by a signal: 128 + its number, as a shell reports it.
+      const exitCode = code !== null ? code : 128 + ((signal && os.constants.signals[signal]) || 0);
+      send((res, v) => res.setExitcode(v), exitCode);
+      call.end();
+    };
+    child.on("error", (err) => finish(null, null, err.message));
+    child.on("exit", (code, signal) => {
+      const timer = setTimeout(() => finish(code, signal), 5000);
+      child.on("close", () => {
+        clearTimeout(timer);
+        finish(code, signal);
+      });
+    });
+  }
+
   return {
     state,
     children,
@@ -238,6 +319,8 @@ function createLanguageRuntime(proto, settings) {
       },
 
       run,
+
+      runPlugin,
 
       // Dependencies are installed with npm by the project itself; this host does not run a package manager.
       installDependencies(call) {

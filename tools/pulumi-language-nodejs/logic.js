@@ -181,6 +181,46 @@ function runArguments(r) {
   return args;
 }
 
+/** The plugin kind the engine gives a policy pack (`apitype.AnalyzerPlugin`). */
+const ANALYZER_KIND = "analyzer";
+
+/**
+ * The Node.js arguments and working directory for a policy pack started
+ * through `RunPlugin` (kind `analyzer`), as the official host builds them:
+ * `@pulumi/pulumi/cmd/run-policy-pack`, the engine's arguments (its address),
+ * then the pack's folder last; the pack runs in its own folder, so that its
+ * own `node_modules` are used. `nodeargs` go before the script, where Node.js
+ * reads them.
+ * @param {{ runPath: string, nodeArgs: string[], args: string[], programDirectory: string }} r
+ * @returns {{ argv: string[], cwd: string }}
+ */
+function policyPackArguments(r) {
+  return { argv: [...r.nodeArgs, r.runPath, ...r.args, r.programDirectory], cwd: r.programDirectory };
+}
+
+/**
+ * The environment of a plugin started through `RunPlugin`: the engine's own
+ * (`RunPluginRequest.env`, `KEY=value` entries), or this host's when the
+ * engine sent none, plus the TypeScript settings of the runtime options.
+ * @param {string[]} entries
+ * @param {NodeJS.ProcessEnv} fallback
+ * @param {{ typescript: boolean, tsconfig: string }} options
+ * @returns {Record<string, string>}
+ */
+function pluginEnvironment(entries, fallback, options) {
+  const env = {};
+  if (entries.length === 0) {
+    for (const [key, value] of Object.entries(fallback)) if (value !== undefined) env[key] = value;
+  }
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  if (options.typescript) env.PULUMI_NODEJS_TYPESCRIPT = "true";
+  if (options.tsconfig) env.PULUMI_NODEJS_TSCONFIG_PATH = options.tsconfig;
+  return env;
+}
+
 /**
  * Maps how the program process ended to the RunResponse the engine expects.
  * Exit code 32 means @pulumi/pulumi already showed the user an actionable
@@ -214,4 +254,7 @@ module.exports = {
   configJson,
   runArguments,
   runResult,
+  ANALYZER_KIND,
+  policyPackArguments,
+  pluginEnvironment,
 };
