@@ -325,7 +325,7 @@ build_go_program() {
   fi
   say "building the Go SDK test program (test/fixtures/go-automation) from the Go module proxy (once per SDK; minutes cold)"
   mkdir -p "$(dirname "$go_program")"
-  if ! (cd test/fixtures/go-automation && GOTOOLCHAIN=local go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp" .) >&2; then
+  if ! (cd test/fixtures/go-automation && GOTOOLCHAIN=local go build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" -o "$tmp" .) >&2; then
     rm -f "$tmp"
     printf 'setup: building test/fixtures/go-automation failed (see the Go output above). The Go SDK test fails until this is fixed; everything else works.\n' >&2
     return 1
