@@ -1,4 +1,4 @@
-// Generates the Python SDK (sdk/python) from the provider's schema with
+// Generates the Python and Go SDKs (sdk/python, sdk/go) from the provider's schema with
 // Pulumi's codegen. It requires the same pkg/v3 as tools/pulumi-cli, so the
 // two share the Go module and build caches.
 module github.com/klarefi/pulumi/tools/pulumi-sdkgen
