@@ -28,13 +28,17 @@
 #   python   the Python environment of the Python SDK test (Pulumi's Python SDK
 #            from PyPI, cached outside the repository, plus the generated
 #            sdk/python), linked as node_modules/.klarefi-pulumi/python;
+#   go       the Go SDK test's program (test/fixtures/go-automation on sdk/go
+#            and Pulumi's Go SDK from the Go module proxy), built once per SDK
+#            and cached outside the repository, linked as
+#            node_modules/.klarefi-pulumi/go-automation;
 #   browser  Debian's chromium for the browser test, when it is missing.
 #
 # A new step that only tests need is an extra too: add its name to
 # `test_extras` and guard it with `wants <name>`.
 #
 # Options: --for demo (the default) or --for test; --with <name> (repeatable:
-#   s3, yaml, python, browser); --quiet prints only errors.
+#   s3, yaml, python, go, browser); --quiet prints only errors.
 # Environment: KLAREFI_CACHE_DIR (default ~/.cache/klarefi-pulumi) holds built
 # CLIs by version and the S3 server's virtual environment; KLAREFI_FORCE_PULUMI_BUILD=1
 # ignores a pulumi on PATH; KLAREFI_PYTHON (default python3) makes that environment.
@@ -43,9 +47,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 quiet=0
-test_extras="s3 yaml python browser"
+test_extras="s3 yaml python go browser"
 extras=" "
-usage() { printf 'setup: %s (usage: scripts/setup.sh [--for demo|test] [--with s3|yaml|python|browser]... [--quiet])\n' "$*" >&2; exit 2; }
+usage() { printf 'setup: %s (usage: scripts/setup.sh [--for demo|test] [--with s3|yaml|python|go|browser]... [--quiet])\n' "$*" >&2; exit 2; }
 while (( $# )); do
   case "$1" in
     --quiet) quiet=1 ;;
@@ -331,6 +335,42 @@ if wants python && { [[ -f "$py_venv/klarefi-complete" ]] || make_python_env; };
   fi
   mkdir -p node_modules/.klarefi-pulumi
   ln -sfn "$py_venv" node_modules/.klarefi-pulumi/python
+fi
+
+# Go SDK test program (extra "go") -------------------------------------------------------------
+# The Go SDK test (test/e2e/plugin-go.test.ts) runs test/fixtures/go-automation, a
+# Go program on the generated sdk/go that drives Pulumi's Go Automation API (an
+# inline program: no Go language host needed). It is built once from the Go module
+# proxy (modules in GOMODCACHE, compiled packages in GOCACHE, Go's own caches) into
+# $KLAREFI_CACHE_DIR/go-automation-<hash of the program and sdk/go>/, so a changed
+# SDK is built anew, and linked as node_modules/.klarefi-pulumi/go-automation.
+# Not fatal: only that test needs it, and it says what is missing.
+if wants go; then
+  go_program_hash=$(find test/fixtures/go-automation sdk/go -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+  go_program_cache="${KLAREFI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/klarefi-pulumi}"
+  go_program="$go_program_cache/go-automation-$go_program_hash/go-automation"
+  build_go_program() {
+    local started=$SECONDS tmp="$go_program.tmp.$$"
+    if ! command -v go >/dev/null 2>&1; then
+      printf 'setup: no Go toolchain to build the Go SDK test program (install Go 1.26+). The Go SDK test fails until then; everything else works.\n' >&2
+      return 1
+    fi
+    say "building the Go SDK test program (test/fixtures/go-automation) from the Go module proxy (once per SDK; minutes cold)"
+    mkdir -p "$(dirname "$go_program")"
+    if ! (cd test/fixtures/go-automation && GOTOOLCHAIN=local go build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" -o "$tmp" .) >&2; then
+      rm -f "$tmp"
+      printf 'setup: building test/fixtures/go-automation failed (see the Go output above). The Go SDK test fails until this is fixed; everything else works.\n' >&2
+      return 1
+    fi
+    mv -f "$tmp" "$go_program"
+    # Builds of earlier SDKs are not needed again.
+    find "$go_program_cache" -maxdepth 1 -name 'go-automation-*' ! -name "go-automation-$go_program_hash" -exec rm -rf {} +
+    say "built the Go SDK test program in $((SECONDS - started))s"
+  }
+  if [[ -x "$go_program" ]] || build_go_program; then
+    mkdir -p node_modules/.klarefi-pulumi
+    ln -sfn "$go_program" node_modules/.klarefi-pulumi/go-automation
+  fi
 fi
 
 skipped=""

@@ -3,8 +3,8 @@
  * The Pulumi package schema of the `klarefi` provider plugin
  * (`pulumi-resource-klarefi`): what `GetSchema` answers, what the YAML
  * language host type-checks programs against, and what Pulumi's code
- * generators turn into the Python SDK (`sdk/python`, made by
- * `tools/pulumi-sdkgen`). It describes the resources the dynamic provider
+ * generators turn into the Python and Go SDKs (`sdk/python`, `sdk/go`, made
+ * by `tools/pulumi-sdkgen`). It describes the resources the dynamic provider
  * serves to TypeScript programs, with the same inputs and outputs; the
  * descriptions are the TypeScript doc comments, shortened.
  */
@@ -18,6 +18,12 @@ export interface SchemaProperty {
   secret?: boolean;
   willReplaceOnChanges?: boolean;
 }
+
+/**
+ * Import path of the generated Go SDK's package; the module (sdk/go/go.mod)
+ * is its parent, `github.com/klarefi/pulumi/sdk/go`.
+ */
+export const GO_IMPORT_BASE_PATH = "github.com/klarefi/pulumi/sdk/go/klarefi";
 
 /** Type tokens of the plugin's custom resources. */
 export const INTAKE_SESSION_TOKEN = "klarefi:index:IntakeSession";
@@ -197,6 +203,9 @@ export function klarefiSchema(version: string): Record<string, unknown> {
     },
     language: {
       python: { packageName: "pulumi_klarefi", requires: { pulumi: ">=3.0.0,<4.0.0" }, respectSchemaVersion: true },
+      // The Go SDK (sdk/go, module github.com/klarefi/pulumi/sdk/go): its import path, and its
+      // resources ask for this version of the plugin, as the Python SDK's do.
+      go: { importBasePath: GO_IMPORT_BASE_PATH, respectSchemaVersion: true },
     },
   };
 }

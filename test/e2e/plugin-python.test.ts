@@ -1,10 +1,8 @@
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { pluginSection } from "../helpers/plugin-project";
-import { offlinePulumiEnv, randomStackName, repoRoot } from "../helpers/pulumi";
+import { repoRoot } from "../helpers/pulumi";
+import { sdkProgramProject } from "../helpers/sdk-program";
 import { callsSince, useTestServer } from "../helpers/server";
 
 // The generated Python SDK (sdk/python) through Pulumi's Python Automation
@@ -23,52 +21,10 @@ beforeAll(async () => {
   }
 });
 
-interface StepResult {
-  changes: Record<string, number>;
-  outputs?: Record<string, { value?: unknown; secret?: true }>;
-}
-
-/** A scratch Python project: its Pulumi.yaml, backend and PULUMI_HOME, and a runner for the script's steps. */
-function pythonProject() {
-  const base = path.join(repoRoot, ".klarefi", "tmp");
-  mkdirSync(base, { recursive: true });
-  const dir = mkdtempSync(path.join(base, "py-"));
-  const backendDir = mkdtempSync(path.join(tmpdir(), "klarefi-backend-"));
-  const home = path.join(dir, ".home");
-  mkdirSync(home);
-  writeFileSync(path.join(dir, "Pulumi.yaml"), `name: klarefi-python\nruntime: python\nbackend:\n  url: file://${backendDir}\n${pluginSection()}`);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...offlinePulumiEnv(backendDir, home),
-    // The Automation API finds `pulumi` on PATH; the plugin's `node` is the project's Node.js 24.
-    PATH: `${path.join(repoRoot, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-    KLAREFI_TEST_WORK_DIR: dir,
-    KLAREFI_TEST_STACK: randomStackName("py"),
-    KLAREFI_TEST_API_KEY: server.apiKey,
-    KLAREFI_TEST_BASE_URL: server.url,
-  };
-  const step = (name: "up" | "preview" | "destroy" | "remove") =>
-    new Promise<StepResult>((resolve, reject) => {
-      execFile(PYTHON, [SCRIPT, name], { cwd: dir, env, encoding: "utf8", timeout: 120_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (error) return reject(new Error(`stack.py ${name} failed (${error.code}):\n${stderr.slice(-3000)}`));
-        const last = stdout.trim().split("\n").pop() ?? "";
-        resolve(JSON.parse(last) as StepResult);
-      });
-    });
-  return {
-    step,
-    async cleanup() {
-      await step("remove").catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(backendDir, { recursive: true, force: true });
-    },
-  };
-}
-
 describe("the generated Python SDK through the Python Automation API", () => {
   it("goes up through the default and an explicit provider, previews as a no-op without API calls, and destroy revokes every link", async () => {
     await server.admin.reset({ faults: true });
-    const project = pythonProject();
+    const project = sdkProgramProject({ projectName: "klarefi-python", runtime: "python", command: PYTHON, args: [SCRIPT], stackPrefix: "py", server });
     try {
       const up = await project.step("up");
       // The stack, the session, the explicit provider and the campaign.

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Session } from "../../contract/schemas";
@@ -173,5 +173,41 @@ describe("the package schema", () => {
     expect(generatedFrom).toEqual(klarefiSchema(version));
     const plugin = JSON.parse(readFileSync(path.join(repoRoot, "sdk", "python", "pulumi_klarefi", "pulumi-plugin.json"), "utf8")) as unknown;
     expect(plugin).toEqual({ resource: true, name: "klarefi", version });
+  });
+
+  it("is the one the committed Go SDK was generated from: module path, plugin version, every resource, property and description (run tools/pulumi-sdkgen/generate.sh after changing it)", () => {
+    const version = (JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
+    const schema = klarefiSchema(version) as {
+      language: { go: { importBasePath: string } };
+      provider: { inputProperties: Record<string, { description?: string }> };
+      resources: Record<string, { properties: Record<string, { description?: string }>; inputProperties: Record<string, { description?: string }> }>;
+      types: Record<string, { properties: Record<string, { description?: string }> }>;
+    };
+    // The module is sdk/go, the package its subfolder named by the import path's last element.
+    const importPath = schema.language.go.importBasePath;
+    const packageDir = path.join(repoRoot, "sdk", "go", path.posix.basename(importPath));
+    const goMod = readFileSync(path.join(repoRoot, "sdk", "go", "go.mod"), "utf8");
+    expect(goMod.split("\n")).toContain(`module ${path.posix.dirname(importPath)}`);
+    const plugin = JSON.parse(readFileSync(path.join(packageDir, "pulumi-plugin.json"), "utf8")) as unknown;
+    expect(plugin).toEqual({ resource: true, name: "klarefi", version });
+
+    const source = readdirSync(packageDir)
+      .filter((name) => name.endsWith(".go"))
+      .map((name) => readFileSync(path.join(packageDir, name), "utf8"))
+      .join("\n");
+    const missing: string[] = [];
+    const expectProperties = (owner: string, properties: Record<string, { description?: string }>) => {
+      for (const [name, property] of Object.entries(properties)) {
+        if (!source.includes(`\`pulumi:"${name}"\``)) missing.push(`${owner}.${name}`);
+        if (property.description !== undefined && !source.includes(`// ${property.description}\n`)) missing.push(`${owner}.${name} (description)`);
+      }
+    };
+    expectProperties("provider", schema.provider.inputProperties);
+    for (const [token, resource] of Object.entries(schema.resources)) {
+      if (!source.includes(`ctx.RegisterResource("${token}"`)) missing.push(token);
+      expectProperties(token, { ...resource.inputProperties, ...resource.properties });
+    }
+    for (const [token, type] of Object.entries(schema.types)) expectProperties(token, type.properties);
+    expect(missing).toEqual([]);
   });
 });

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Regenerates the Python SDK of the provider plugin from its schema:
+# Regenerates the Python and Go SDKs of the provider plugin from its schema:
 #   sdk/schema.json   the schema `pulumi-resource-klarefi` serves (GetSchema),
 #                     written from provider/plugin/schema.ts (the compiled dist/);
 #   sdk/python/       Pulumi's Python code generator run on it (this folder's
-#                     Go tool, built once into $KLAREFI_CACHE_DIR).
+#                     Go tool, built once into $KLAREFI_CACHE_DIR);
+#   sdk/go/           Pulumi's Go code generator run on it (the same tool): the
+#                     package in sdk/go/klarefi, go.mod beside it requiring the
+#                     Pulumi Go SDK of the CLI's version, go.sum by `go mod tidy`.
 # Run it after changing provider/plugin/schema.ts or the package version;
-# test/unit/plugin-values.test.ts fails while the two are out of step.
+# test/unit/plugin-values.test.ts fails while they are out of step.
 # The Go tool requires the same github.com/pulumi/pulumi/pkg/v3 as
 # tools/pulumi-cli, so it reuses that build's Go module and build caches
 # (a few seconds once the CLI has been built).
@@ -29,4 +32,7 @@ if [[ ! -x "$tool" ]]; then
   (cd tools/pulumi-sdkgen && GOTOOLCHAIN=local go build -trimpath -ldflags "-s -w" -o "$tool.tmp.$$" .)
   mv -f "$tool.tmp.$$" "$tool"
 fi
-"$tool" sdk/schema.json sdk/python
+"$tool" python sdk/schema.json sdk/python
+pulumi_sdk=$(sed -n 's#^require github.com/pulumi/pulumi/pkg/v3 \(v.*\)$#\1#p' tools/pulumi-cli/go.mod)
+"$tool" -pulumi-sdk "$pulumi_sdk" go sdk/schema.json sdk/go
+(cd sdk/go && GOTOOLCHAIN=local go mod tidy)

@@ -1,4 +1,4 @@
-// Generates the Python SDK (sdk/python) from the provider's schema with
+// Generates the Python and Go SDKs (sdk/python, sdk/go) from the provider's schema with
 // Pulumi's codegen. It requires the same pkg/v3 as tools/pulumi-cli, so the
 // two share the Go module and build caches.
 module github.com/klarefi/pulumi/tools/pulumi-sdkgen
@@ -56,6 +56,7 @@ require (
 	github.com/hashicorp/go-multierror v1.1.1 // indirect
 	github.com/hashicorp/go-version v1.9.0 // indirect
 	github.com/hashicorp/hcl/v2 v2.24.0 // indirect
+	github.com/iancoleman/strcase v0.3.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/kevinburke/ssh_config v1.6.0 // indirect
