@@ -11,8 +11,9 @@
  */
 import { IntakeCampaign } from "../provider/campaign";
 import { API_ROUTES, type RunningKlarefiServer } from "../server";
-import { type ApiCalls, callsTo, countingCalls, describeCalls, totalCalls } from "./api-calls";
+import { type ApiCalls, apiCalls, callsSince, callsTo, countingCalls, describeCalls, totalCalls } from "./api-calls";
 import { cpuResult, type ModeResult, round } from "./report";
+import { peakRss } from "./rss";
 import { type BenchBackend, BenchStack, type EngineSettings, assertNoChange, engineCpu, stateByType, type Timed } from "./stack";
 
 /** The campaign modes of `IntakeCampaign`. */
@@ -26,6 +27,8 @@ export interface BenchCampaign {
   locale: string;
   /** Fixed once per bench run, so that runs see the same inputs. */
   expiresAt: string;
+  /** Bulk mode's `shards`. */
+  shards: number;
 }
 
 /** Row `i` of the campaign; the edit step moves row 0 to another applicant. */
@@ -42,6 +45,8 @@ export async function measureMode(options: {
   backend: BenchBackend;
   settings: EngineSettings;
   log: (line: string) => void;
+  /** SIGINT to `pulumi` once this fraction of the rows was created, then a re-run (the `up` figures are the re-run's). */
+  interruptAt?: number | undefined;
 }): Promise<ModeResult> {
   const { mode, campaign, server, log } = options;
   const n = campaign.links;
@@ -52,6 +57,7 @@ export async function measureMode(options: {
       caseTypeId: campaign.caseTypeId,
       rows,
       mode,
+      ...(mode === "bulk" ? { shards: campaign.shards } : {}),
       defaults: { locale: campaign.locale, expiresAt: campaign.expiresAt },
       // Set from the first run, so that the edit may reissue one row's link; it changes nothing else.
       reissue: "allow",
@@ -68,10 +74,25 @@ export async function measureMode(options: {
   const line = (step: string, timed: Timed, calls: ApiCalls) =>
     log(`${mode.padEnd(9)} ${step.padEnd(9)} ${timed.seconds.toFixed(2)} s${engineCpu(timed)}; API calls: ${describeCalls(calls)}`);
   try {
+    let interrupt: ModeResult["interrupt"];
+    let createdBefore = 0;
+    if (options.interruptAt !== undefined) {
+      const fraction = options.interruptAt;
+      const start = apiCalls(server);
+      const made = () => callsTo(callsSince(start, apiCalls(server)), API_ROUTES.createSession);
+      const { stopSeconds } = await stack.interruptedUp(`${mode}: up interrupted at ${fraction}`, () => made() >= fraction * n);
+      createdBefore = made();
+      interrupt = { at_fraction: fraction, stop_s: round(stopSeconds), created_before_stop: createdBefore, rerun_requests: 0 };
+      log(`${mode.padEnd(9)} interrupt SIGINT at ${fraction}: stopped in ${stopSeconds.toFixed(2)} s with ${createdBefore} of ${n} links made`);
+    }
+    const rss = peakRss(`PULUMI_HOME=${stack.pulumiHome}`);
     const [up, upCalls] = await countingCalls(server, () => stack.up(`${mode}: up of ${n} links`));
-    line("up", up, upCalls);
+    const peak = rss.stop();
+    line(interrupt ? "re-run up" : "up", up, upCalls);
     const creates = callsTo(upCalls, API_ROUTES.createSession);
-    if (creates !== n) throw new Error(`${mode}: up of ${n} links made ${creates} creates (${describeCalls(upCalls)}); the bench expects exactly one per link.`);
+    if (interrupt) interrupt.rerun_requests = totalCalls(upCalls);
+    else if (creates !== n) throw new Error(`${mode}: up of ${n} links made ${creates} creates (${describeCalls(upCalls)}); the bench expects exactly one per link.`);
+    const rejected = Object.entries(upCalls).reduce((sum, [key, count]) => (key.endsWith(" 429") ? sum + count : sum), 0);
     const stored = await stack.checkpoint();
 
     const [preview, previewCalls] = await countingCalls(server, () => stack.preview(`${mode}: no-change preview`));
@@ -112,6 +133,10 @@ export async function measureMode(options: {
       },
       edit_changes: Object.fromEntries(Object.entries(edit.changes).map(([op, k]) => [op, k ?? 0])),
       state_by_type: stateByType(stored.text),
+      peak_rss_mb: peak,
+      requests_total: totalCalls(upCalls),
+      requests_429: rejected,
+      ...(interrupt === undefined ? {} : { interrupt }),
     };
   } finally {
     await stack.remove();

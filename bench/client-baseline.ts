@@ -1,6 +1,6 @@
 /**
  * @module
- * The API baseline: the same N creates, then the same N revokes, made
+ * The API baseline: the same N creates, N reads and N revokes, made
  * straight through the `Klarefi` client at the provider's concurrency cap,
  * against the same local server. A campaign cannot be faster than this; the
  * bulk mode's targets are set against it.
@@ -12,6 +12,8 @@ import { DEFAULT_MAX_CONCURRENT_REQUESTS } from "../provider/intake-session";
 export interface ClientBaseline {
   createSeconds: number;
   revokeSeconds: number;
+  /** Reading every session once (the baseline of `refresh`). */
+  readSeconds: number;
 }
 
 /** The request fields of row `i`, as the bench's campaign sends them. */
@@ -50,9 +52,12 @@ export async function measureClientBaseline(options: {
     );
     const createSeconds = (performance.now() - started) / 1000;
     started = performance.now();
+    await Promise.all(created.map((s) => client.sessions.retrieve(s.session_id)));
+    const readSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
     await Promise.all(created.map((s) => client.sessions.revoke(s.session_id)));
     const revokeSeconds = (performance.now() - started) / 1000;
-    return { createSeconds, revokeSeconds };
+    return { createSeconds, revokeSeconds, readSeconds };
   } finally {
     await client.close();
   }

@@ -5,6 +5,7 @@
  *
  *   npm run bench                                   # 200 links, both modes, no floor: about a minute
  *   npm run bench -- --links N --mode per-link|bulk|both [--floor] [--backend file|s3]
+ *                    [--shards S] [--rate-limit R] [--interrupt-at F]
  *                    [--skip-checkpoints] [--parallel P] [--op-timeout-s S] [--json FILE]
  *                    [--scaling-from FILE]               # a run at N/2: checks bulk up(N) ≤ 2.2 × up(N/2)
  *   npm run bench -- --server [--server-count 5000]  # the local server's create throughput
@@ -43,7 +44,7 @@ import { measureServerThroughput } from "./server-throughput";
 import { type BenchBackend, type EngineSettings, fileBackend, s3Backend } from "./stack";
 
 const USAGE = `usage: npm run bench -- [--links N] [--mode per-link|bulk|both] [--floor] [--backend file|s3]
-                       [--skip-checkpoints] [--parallel P] [--op-timeout-s S] [--json FILE]
+                       [--shards S] [--rate-limit R] [--interrupt-at F] [--skip-checkpoints] [--parallel P] [--op-timeout-s S] [--json FILE]
                        [--scaling-from FILE]
        npm run bench -- --server [--server-count 5000]`;
 
@@ -59,6 +60,12 @@ export interface BenchOptions {
   json: string | undefined;
   /** The JSON file of an earlier run at half the links, for the scaling target. */
   scalingFrom: string | undefined;
+  /** Bulk mode's `shards` (default 1). */
+  shards: number;
+  /** The local server's rate limit in requests/s per API key (burst the same), or undefined for none. */
+  rateLimit: number | undefined;
+  /** SIGINT to `pulumi` once this fraction of the rows is made, then a re-run. */
+  interruptAt: number | undefined;
 }
 
 /** A command line the bench cannot run: exit code 2 with the usage. */
@@ -88,7 +95,16 @@ export function parseOptions(values: Record<string, string | boolean | undefined
     opTimeoutMs: 1000 * (values["op-timeout-s"] === undefined ? Math.max(600, links) : positiveInt("op-timeout-s", String(values["op-timeout-s"]))),
     json: typeof values.json === "string" ? values.json : undefined,
     scalingFrom: typeof values["scaling-from"] === "string" ? values["scaling-from"] : undefined,
+    shards: values.shards === undefined ? 1 : positiveInt("shards", String(values.shards)),
+    rateLimit: values["rate-limit"] === undefined ? undefined : positiveInt("rate-limit", String(values["rate-limit"])),
+    interruptAt: values["interrupt-at"] === undefined ? undefined : fraction("interrupt-at", String(values["interrupt-at"])),
   };
+}
+
+function fraction(name: string, text: string): number {
+  const f = Number(text);
+  if (!Number.isFinite(f) || f <= 0 || f >= 1) throw new UsageError(`--${name} must be a fraction between 0 and 1, such as 0.5; got "${text}".`);
+  return f;
 }
 
 /** 30 days from now, to the second: computed once, so that every run of every stack sees the same input. */
@@ -103,12 +119,14 @@ async function runServerThroughput(count: number, out: (line: string) => void): 
 
 async function runCampaignBench(options: BenchOptions, out: (line: string) => void): Promise<BenchReport> {
   const started = performance.now();
-  const campaign: BenchCampaign = { links: options.links, caseTypeId: "hail_damage", locale: "nl", expiresAt: fixedExpiry() };
+  const campaign: BenchCampaign = { links: options.links, caseTypeId: "hail_damage", locale: "nl", expiresAt: fixedExpiry(), shards: options.shards };
   const settings: EngineSettings = { skipCheckpoints: options.skipCheckpoints, parallel: options.parallel, opTimeoutMs: options.opTimeoutMs };
   const report: BenchReport = {
     links: options.links,
     client_create_s: 0,
     client_revoke_s: 0,
+    client_read_s: 0,
+    rate_limit: options.rateLimit ?? null,
     floor: null,
     secret_floor: null,
     modes: {},
@@ -117,6 +135,8 @@ async function runCampaignBench(options: BenchOptions, out: (line: string) => vo
       skip_checkpoints: options.skipCheckpoints,
       parallel: options.parallel ?? null,
       provider_concurrency_cap: DEFAULT_MAX_CONCURRENT_REQUESTS,
+      shards: options.shards,
+      rate_limit: options.rateLimit ?? null,
     },
     environment: {
       cpus: availableParallelism(),
@@ -135,31 +155,47 @@ async function runCampaignBench(options: BenchOptions, out: (line: string) => vo
 
   const dbDir = mkdtempSync(path.join(tmpdir(), "klarefi-bench-db-"));
   let backend: BenchBackend | undefined;
-  const server = await startKlarefiServer({ port: 0, dbPath: path.join(dbDir, "bench.db"), onInternalError: () => {} });
+  const server = await startKlarefiServer({
+    port: 0,
+    dbPath: path.join(dbDir, "bench.db"),
+    onInternalError: () => {},
+    ...(options.rateLimit === undefined ? {} : { rateLimit: { rps: options.rateLimit, burst: options.rateLimit } }),
+  });
   try {
     const apiKey = server.apiKeys[0] ?? "";
     report.environment.pulumi = await pulumiVersion();
     backend = options.backend === "s3" ? await s3Backend() : fileBackend();
     out(`${options.links} links, modes ${options.modes.join(", ")}${options.floor ? ", floor" : ""}; ${options.backend} backend` + (options.skipCheckpoints ? ", PULUMI_SKIP_CHECKPOINTS=true" : ""));
 
-    const baseline = await measureClientBaseline({
-      baseUrl: server.url,
-      apiKey,
-      caseTypeId: campaign.caseTypeId,
-      locale: campaign.locale,
-      expiresAt: campaign.expiresAt,
-      rows: Array.from({ length: options.links }, (_, i) => benchRow(i)),
-    });
-    report.client_create_s = round(baseline.createSeconds);
-    report.client_revoke_s = round(baseline.revokeSeconds);
-    out(`client    creates   ${baseline.createSeconds.toFixed(2)} s, revokes ${baseline.revokeSeconds.toFixed(2)} s (cap ${DEFAULT_MAX_CONCURRENT_REQUESTS})`);
-
+    if (options.rateLimit === undefined) {
+      const baseline = await measureClientBaseline({
+        baseUrl: server.url,
+        apiKey,
+        caseTypeId: campaign.caseTypeId,
+        locale: campaign.locale,
+        expiresAt: campaign.expiresAt,
+        rows: Array.from({ length: options.links }, (_, i) => benchRow(i)),
+      });
+      report.client_create_s = round(baseline.createSeconds);
+      report.client_revoke_s = round(baseline.revokeSeconds);
+      report.client_read_s = round(baseline.readSeconds);
+      out(
+        `client    creates   ${baseline.createSeconds.toFixed(2)} s, reads ${baseline.readSeconds.toFixed(2)} s, revokes ${baseline.revokeSeconds.toFixed(2)} s (cap ${DEFAULT_MAX_CONCURRENT_REQUESTS})`,
+      );
+    } else {
+      // Under a rate limit R the API's own speed is the limit: N/R for each pass.
+      const floorSeconds = round(options.links / options.rateLimit);
+      report.client_create_s = floorSeconds;
+      report.client_revoke_s = floorSeconds;
+      report.client_read_s = floorSeconds;
+      out(`client    at ${options.rateLimit} requests/s: ${floorSeconds} s for each pass of ${options.links} calls (N/R, not measured)`);
+    }
     if (options.floor) {
       report.floor = await measureFloor(options.links, backend, settings, out, "plain");
       report.secret_floor = await measureFloor(options.links, backend, settings, out, "secret");
     }
     for (const mode of options.modes) {
-      report.modes[mode] = await measureMode({ mode, campaign, server, apiKey, backend, settings, log: out });
+      report.modes[mode] = await measureMode({ mode, campaign, server, apiKey, backend, settings, log: out, interruptAt: options.interruptAt });
     }
     finish();
     return report;
@@ -211,6 +247,9 @@ async function main(): Promise<void> {
       "op-timeout-s": { type: "string" },
       json: { type: "string" },
       "scaling-from": { type: "string" },
+      shards: { type: "string" },
+      "rate-limit": { type: "string" },
+      "interrupt-at": { type: "string" },
       server: { type: "boolean" },
       "server-count": { type: "string" },
       help: { type: "boolean", short: "h" },

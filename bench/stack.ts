@@ -112,6 +112,8 @@ export class BenchStack {
     private readonly backend: BenchBackend,
     private readonly settings: EngineSettings,
     private readonly scratch: string,
+    /** This stack's `PULUMI_HOME`: its value marks the processes of its runs (rss.ts). */
+    readonly pulumiHome: string,
   ) {}
 
   /**
@@ -152,7 +154,7 @@ export class BenchStack {
         },
       );
       if (options.config) await stack.setAllConfig(options.config);
-      return new BenchStack(stack, options.projectName, options.stackName, options.backend, options.settings, scratch);
+      return new BenchStack(stack, options.projectName, options.stackName, options.backend, options.settings, scratch, pulumiHome);
     } catch (error) {
       rmSync(scratch, { recursive: true, force: true });
       throw error;
@@ -170,6 +172,33 @@ export class BenchStack {
       const result = await this.stack.up({ signal, ...this.parallel() });
       return result.summary.resourceChanges ?? {};
     });
+  }
+
+  /**
+   * `pulumi up`, interrupted as Ctrl-C would: once `interruptWhen()` holds,
+   * SIGINT goes to `pulumi` (the Automation API's abort). Resolves with the
+   * seconds from the SIGINT to the run's end; an `up` that finishes before
+   * the condition holds is an error.
+   */
+  async interruptedUp(what: string, interruptWhen: () => boolean): Promise<{ stopSeconds: number }> {
+    const controller = new AbortController();
+    const deadline = AbortSignal.timeout(this.settings.opTimeoutMs);
+    let sentAt: number | undefined;
+    const poll = setInterval(() => {
+      if (sentAt === undefined && interruptWhen()) {
+        sentAt = performance.now();
+        controller.abort();
+      }
+    }, 20);
+    try {
+      await this.stack.up({ signal: AbortSignal.any([controller.signal, deadline]), ...this.parallel() });
+    } catch {
+      // The interrupted run fails; that is the point.
+    } finally {
+      clearInterval(poll);
+    }
+    if (sentAt === undefined) throw new Error(`${what} finished before it could be interrupted; give a smaller --interrupt-at.`);
+    return { stopSeconds: (performance.now() - sentAt) / 1000 };
   }
 
   /** `pulumi preview`. */

@@ -6,11 +6,15 @@
  * resource's inputs (sharded or packed), this function follows, with the
  * package's own decoder, and no policy changes.
  *
- * The stored form today, for the dynamic provider and the plugin alike: the
- * input `rows`, a map from external case id to `{ applicant, locale?,
- * returnUrl? }` (provider/campaign/links/inputs.ts `LinkRowInput`). The
- * campaign's defaults (`returnUrl`, `expiresAt`, …) are inputs of their own.
+ * The stored forms: the plugin's input `rows` is a map from external case id
+ * to `{ applicant, locale?, returnUrl? }` (provider/campaign/links/inputs.ts
+ * `LinkRowInput`); the dynamic provider's is the same rows packed into one
+ * string (provider/campaign/links/packed.ts), read with the package's own
+ * decoder. A campaign spread over shards is one resource per shard, each
+ * read on its own. The campaign's defaults (`returnUrl`, `expiresAt`, …) are
+ * inputs of their own.
  */
+import { isPacked, PACKED_ROWS_HEADER, unpackRows } from "../../provider/campaign/links/packed";
 import { isObject, type Plain, textOf, UNKNOWN, type Unknown } from "./values";
 
 /** One row of a bulk campaign as the policies see it: its own fields, before the campaign's defaults. */
@@ -30,8 +34,9 @@ export interface CampaignRowView {
  * (a preview whose rows come from another resource's outputs).
  */
 export function campaignRowsOf(inputs: { [key: string]: Plain }): CampaignRowView[] | Unknown {
-  const rows = inputs.rows;
-  if (rows === UNKNOWN) return UNKNOWN;
+  const stored = inputs.rows;
+  if (stored === UNKNOWN) return UNKNOWN;
+  const rows = isPacked(stored, PACKED_ROWS_HEADER) ? (unpackRows(stored) as Plain) : stored;
   if (!isObject(rows)) return [];
   return Object.entries(rows).map(([caseId, row]) => ({
     caseId,

@@ -15,7 +15,7 @@ function mode(overrides: Partial<ModeResult> = {}): ModeResult {
     destroy_s: 8,
     edit_one_row_s: 1,
     edit_api_calls: 2,
-    state_bytes_per_link: 500,
+    state_bytes_per_link: 250,
     api_calls: {
       up: {},
       preview: {},
@@ -96,12 +96,36 @@ describe("the targets of a bench run", () => {
     ["an edit that is 1 create and 1 revoke", {}, true],
     ["an edit with 2 creates", { api_calls: { ...mode().api_calls, edit: { "POST /api/v1/sessions 201": 2, "POST /api/v1/sessions/{id}/revoke 200": 1 } } }, false],
     ["a preview with an API call", { preview_api_calls: 1 }, false],
-    ["an up slower than 2 × the client + 5 s", { up_s: 7.01 }, false],
-    ["a destroy slower than 2 × the client + 5 s", { destroy_s: 6.01 }, false],
-    ["state of 601 bytes per link", { state_bytes_per_link: 601 }, false],
+    ["an up slower than 2 × the client + 10 s", { up_s: 12.01 }, false],
+    ["a destroy slower than 2 × the client + 10 s", { destroy_s: 11.01 }, false],
+    ["state of 301 bytes per link", { state_bytes_per_link: 301 }, false],
+    ["a peak RSS of 1,025 MB", { peak_rss_mb: 1025 }, false],
+    ["an edit of 4 calls", { edit_api_calls: 4 }, false],
   ])("bulk: %s meets every target: %s", (_what, overrides: Partial<ModeResult>, met) => {
     const base = mode({ up_s: 7, destroy_s: 6 });
     const checks = checkTargets(report({ bulk: { ...base, ...overrides } }));
+    expect(checks.every((c) => c.met)).toBe(met);
+  });
+
+  it.each([
+    [220, 30, true],
+    [221, 30, false],
+    [220, 31, false],
+  ])("at --rate-limit 100, holds 20,000 links in up %s s (≤ 1.1 × 200 s + 10 s) with %s of 3,000 requests answered 429 (≤ 1%): %s", (up, rejected, met) => {
+    const limited = { ...report({ bulk: mode({ up_s: up, requests_total: 3000, requests_429: rejected }) }), links: 20_000, rate_limit: 100 };
+    const checks = checkTargets(limited);
+    expect(checks.filter((c) => /at 100\/s|429s/.test(c.target)).every((c) => c.met)).toBe(met);
+  });
+
+  it.each([
+    [4.9, 9000, 11_100, true],
+    [5.1, 9000, 11_000, false],
+    [4.9, 9000, 11_111, false],
+    [4.9, 20_000, 0, false],
+  ])("holds an interrupt that stopped in %s s with %s of 20,000 made and a re-run of %s requests: %s", (stop, made, rerun, met) => {
+    const cut = { at_fraction: 0.5, stop_s: stop, created_before_stop: made, rerun_requests: rerun };
+    const checks = checkTargets({ ...report({ bulk: mode({ interrupt: cut }) }), links: 20_000 }).filter((c) => c.target.startsWith("interrupt"));
+    expect(checks).toHaveLength(2);
     expect(checks.every((c) => c.met)).toBe(met);
   });
 

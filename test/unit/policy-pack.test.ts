@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { CONFIG_SCHEMAS, ExpirySettings, PerLinkCampaignSettings, ReturnUrlSettings, settingsOf } from "../../policy/src/config";
 import { CAMPAIGN_COMPONENT_TYPE, linkResourceOf, SESSION_TYPES } from "../../policy/src/links";
 import { campaignRowsOf } from "../../policy/src/rows";
+import { packRows } from "../../provider/campaign/links/packed";
 import { expiryViolations, hostAllowed, MAX_LISTED_ROWS, perLinkCampaignViolations, reissueViolations, returnUrlProblem, returnUrlViolations } from "../../policy/src/rules";
 import { plainOf, UNKNOWN } from "../../policy/src/values";
 
@@ -50,6 +51,15 @@ describe("reading the link resources of both providers", () => {
   it.each([DYNAMIC_CAMPAIGN, PLUGIN_CAMPAIGN])("reads the rows of a %s with their own return URLs", (type) => {
     const link = campaign(type, { rows: { claim_1: { applicant: "a1" }, claim_2: { applicant: "a2", returnUrl: "https://b.example/" } } });
     expect(link).toMatchObject({ kind: "campaign", label: 'IntakeCampaignLinks "hail"' });
+    expect(link.kind === "campaign" && link.rows).toEqual([
+      { caseId: "claim_1", path: "rows.claim_1", returnUrl: undefined },
+      { caseId: "claim_2", path: "rows.claim_2", returnUrl: "https://b.example/" },
+    ]);
+  });
+
+  it("reads the packed rows the dynamic provider stores, with their own return URLs", () => {
+    const rows = { claim_1: { applicant: "a1" }, claim_2: { applicant: "a2", returnUrl: "https://b.example/" } };
+    const link = campaign(DYNAMIC_CAMPAIGN, { rows: packRows(rows) });
     expect(link.kind === "campaign" && link.rows).toEqual([
       { caseId: "claim_1", path: "rows.claim_1", returnUrl: undefined },
       { caseId: "claim_2", path: "rows.claim_2", returnUrl: "https://b.example/" },
