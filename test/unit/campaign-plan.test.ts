@@ -118,6 +118,16 @@ describe("the bulk provider's check", () => {
     expect(failures[0]?.reason).toMatch(/locale must be a BCP 47 language tag/);
   });
 
+  it("refuses a new shard count on a live campaign before any API call, unless dropped links are kept (retainOnDelete)", async () => {
+    const sharded = { ...base, shard: { index: 0, count: 4 } };
+    const { failures } = await impl().check(base, sharded);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.reason).toMatch(/keeps its links in 1 shard; changing shards to 4 moves live links.*set retainOnDelete: true/);
+    expect((await impl().check(base, { ...sharded, retainRemovedRows: true })).failures).toEqual([]);
+    expect((await impl().check({}, sharded)).failures).toEqual([]);
+    expect((await impl().check(sharded, sharded)).failures).toEqual([]);
+  });
+
   it("refuses a new deadline in the past but keeps an old one so an expired campaign still refreshes and destroys", async () => {
     const past = { ...base, expiresAt: "2020-01-01T00:00:00Z" };
     expect((await impl().check(base, past)).failures[0]?.reason).toMatch(/in the past/);

@@ -80,19 +80,21 @@ function shardSuffix(inputs: Pick<CampaignLinksInputs, "shard">): string {
 
 /**
  * A campaign's rows are spread over its shards by a hash of the external
- * case id, so a new shard count would move live links from one resource to
- * another: one resource's update would drop them while another's create
- * takes them over. This version refuses that, before any API call.
+ * case id, so a new shard count moves live links from one resource to
+ * another: one resource drops them while another takes them over by
+ * replaying their idempotency keys. That is safe only while dropped links
+ * are kept, not revoked (`retainOnDelete`), the same two-step move as
+ * switching modes; without it the change is refused before any API call.
  */
 function shardProblem(olds: Record<string, unknown>, news: CampaignLinksInputs): string | undefined {
-  if (olds.rows === undefined) return undefined;
+  if (olds.rows === undefined || news.retainRemovedRows === true) return undefined;
   const before = isRecord(olds.shard) && typeof olds.shard.count === "number" ? olds.shard.count : 1;
   const after = news.shard?.count ?? 1;
   if (before === after) return undefined;
   return (
-    `Campaign ${campaignLabel(news.keyScope)} keeps its links in ${before} shard${before === 1 ? "" : "s"}; changing shards to ${after} would move ` +
-    `live links between the campaign's resources, which this version does not do. Keep shards: ${before} for this campaign ` +
-    `(see docs/campaigns.md, "Scale", for how to choose it when a campaign starts).`
+    `Campaign ${campaignLabel(news.keyScope)} keeps its links in ${before} shard${before === 1 ? "" : "s"}; changing shards to ${after} moves ` +
+    `live links between the campaign's resources, and the resources that give links up would revoke them. Move them as for a change of mode: ` +
+    `set retainOnDelete: true and run pulumi up, then change shards and run pulumi up, then remove retainOnDelete (docs/campaigns.md, "Scale").`
   );
 }
 
