@@ -131,7 +131,8 @@ export function waitSeconds(state: PacerState, nowS: number): number {
   const blocked = Math.max(0, state.blockedUntilS - nowS);
   if (!state.enabled) return blocked;
   const { tokens } = refill(state, nowS);
-  const forToken = tokens >= 1 ? 0 : (1 - tokens) / state.fillRate;
+  // A token short by float error is a whole one: waiting 1e-17 s would never move a clock forward.
+  const forToken = tokens >= 1 - 1e-9 ? 0 : (1 - tokens) / state.fillRate;
   return Math.max(blocked, forToken);
 }
 
