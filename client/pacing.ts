@@ -22,12 +22,21 @@
  *    is the rate at the last congestion and K = cbrt(wMax * (1 - BETA) / SCALE)
  *    the time to get back to it; each 429 shrinks it again.
  *
- * Two departures from the AWS limiter, both to keep 429s rare with many
+ * Three departures from the AWS limiter. Two keep 429s rare with many
  * requests in flight: congestion shrinks the rate at most once per round
  * (answers to requests sent before the last shrink do not shrink it again,
  * as TCP reacts once per window), and the bucket holds at most a tenth of a
  * second of requests (AWS: one second), so a client back from idle does not
- * burst past a small API burst.
+ * burst past a small API burst. The third keeps 429s that do not come from
+ * a rate limit (an overloaded API, injected faults) from choking a
+ * campaign: after a shrink, the share of congested answers to requests sent
+ * since (over at least MIN_EVIDENCE answers) is compared with the share
+ * that caused it. Under a limit a shrink lowers the share (most often to 0)
+ * and growing past the limit raises it; when the share stays within
+ * SHARE_BAND of where it was, those 429s do not follow the client's rate and
+ * the rate is not shrunk again (they are still retried), while CUBIC keeps
+ * growing it. With the API's fields, a 429 whose `RateLimit` says quota
+ * remains (`r` > 0) is not the rate limit either and shrinks nothing.
  *
  * Everything here is a pure function of a `PacerState` and a time in
  * seconds (table-tested with an injected clock); `Pacer` (pacer.ts) holds the
@@ -46,6 +55,13 @@ export const HEADROOM = 0.95;
 export const BURST_SECONDS = 0.1;
 /** Weight of the newest sample in the measured send rate (AWS: 0.8). */
 export const SMOOTH = 0.8;
+/** Answers (to requests sent after a shrink) needed before the next shrink is considered. */
+export const MIN_EVIDENCE = 20;
+/**
+ * A congested share within [low, high] times the share at the last shrink
+ * means the shrink did not change it: those 429s do not follow the rate.
+ */
+export const SHARE_BAND = { low: 0.9, high: 1.25 } as const;
 
 /** What the pacer knows; every field is in requests, requests a second or seconds of a monotonic clock. */
 export interface PacerState {
@@ -72,6 +88,14 @@ export interface PacerState {
   blockedUntilS: number;
   /** Largest `r` the API reported, -1 before any; bounds the bucket so its bursts fit the API's. */
   maxRemaining: number;
+  /** Answers to requests sent after the last shrink (all answers before the first). */
+  answersSince: number;
+  /** Of those, congested ones (429 or `r=0`). */
+  congestedSince: number;
+  /** Congested share of answers that led to the last shrink; -1 before any. */
+  shareAtDecrease: number;
+  /** Answers are counted for requests sent from here on (the last shrink). */
+  episodeStartS: number;
 }
 
 /** What the API said about its limit in one answer (both fields optional). */
@@ -109,6 +133,10 @@ export function newPacerState(nowS: number): PacerState {
     answersInBucket: 0,
     blockedUntilS: Number.NEGATIVE_INFINITY,
     maxRemaining: -1,
+    answersSince: 0,
+    congestedSince: 0,
+    shareAtDecrease: -1,
+    episodeStartS: Number.NEGATIVE_INFINITY,
   };
 }
 
@@ -195,10 +223,17 @@ export function observe(state: PacerState, obs: PacerObservation): PacerState {
     }
   }
 
-  const congested = throttled || remaining === 0;
+  // A 429 that says quota remains was refused for another reason (overload, an injected fault).
+  const congested = (throttled && !(remaining !== undefined && remaining > 0)) || remaining === 0;
+  // Answers to requests sent before the last shrink were already acted on.
+  const inEpisode = sentAtS >= s.episodeStartS;
+  if (inEpisode) {
+    s = { ...s, answersSince: s.answersSince + 1, congestedSince: s.congestedSince + (congested ? 1 : 0) };
+  }
   if (congested) {
-    // Answers to requests sent before the last decrease were already acted on.
-    if (sentAtS < s.lastDecreaseS) return s;
+    if (!inEpisode) return s;
+    // Not worth it: keep counting, so the share is measured over more answers.
+    if (!shrinkHelps(s)) return s;
     const measured = s.measuredRate > 0 ? s.measuredRate : partialRate(s, nowS);
     const rateToUse = s.enabled ? Math.min(measured, s.fillRate) : measured;
     const base = Math.max(MIN_RATE, rateToUse);
@@ -209,6 +244,10 @@ export function observe(state: PacerState, obs: PacerObservation): PacerState {
       lastDecreaseS: nowS,
       fillRate: clampRate(base * BETA, s.maxRate),
       tokens: Math.min(s.tokens, 1),
+      shareAtDecrease: s.congestedSince / Math.max(1, s.answersSince),
+      answersSince: 0,
+      congestedSince: 0,
+      episodeStartS: nowS,
     };
   }
   if (!s.enabled) return s;
@@ -216,6 +255,21 @@ export function observe(state: PacerState, obs: PacerObservation): PacerState {
   // Without an advertised ceiling, do not race ahead of what is actually being sent (AWS: 2x measured).
   if (s.maxRate === Number.POSITIVE_INFINITY && s.measuredRate > 0) rate = Math.min(rate, 2 * s.measuredRate);
   return { ...s, fillRate: clampRate(rate, s.maxRate) };
+}
+
+/**
+ * Whether shrinking the rate again is worth it, from the congested share of
+ * answers since the last shrink: always for the first shrink; not before
+ * MIN_EVIDENCE answers; not when the share is where it was at the last
+ * shrink (within SHARE_BAND), which says these 429s do not follow the rate.
+ */
+export function shrinkHelps(state: PacerState): boolean {
+  if (state.shareAtDecrease < 0) return true;
+  if (state.answersSince < MIN_EVIDENCE) return false;
+  const share = state.congestedSince / state.answersSince;
+  const before = state.shareAtDecrease;
+  // The last shrink lowered the share (the limit is real), or congestion grew since: shrink.
+  return share < SHARE_BAND.low * before || share > SHARE_BAND.high * before;
 }
 
 /**
