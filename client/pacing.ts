@@ -50,7 +50,7 @@ export const SCALE = 0.4;
 /** Slowest pace, in requests a second (AWS: 0.5). */
 export const MIN_RATE = 0.5;
 /** Share of the advertised rate the client aims at, leaving room for timer jitter and clock skew. */
-export const HEADROOM = 0.95;
+export const HEADROOM = 0.97;
 /** Bucket size in seconds of requests at the current rate. */
 export const BURST_SECONDS = 0.1;
 /** Weight of the newest sample in the measured send rate (AWS: 0.8). */
