@@ -167,7 +167,7 @@ describe("the client's pacing against the server's rate limit", () => {
     expect((await server.admin.apiCalls())["POST /api/v1/sessions 201"]).toBe(300);
   });
 
-  it("without pacing and with the default retries, an unpaced burst against the same limit does fail rows", async () => {
+  it("without pacing and without the 429 allowance, an unpaced burst against a limit fails rows", async () => {
     // The control for the tests above: the limit is real and pacing is what keeps rows from failing.
     await server.admin.setRateLimit({ rps: 20, burst: 5 });
     const klarefi = client({ pacing: false, maxRateLimitRetries: 0, retry: { initialDelayMs: 1, maxDelayMs: 5 } });
