@@ -15,7 +15,7 @@ export {
   DEFAULT_MAX_CONCURRENCY,
   DEFAULT_TIMEOUT_MS,
 } from "./settings";
-export { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_RETRIES } from "./retry";
+export { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_RATE_LIMIT_RETRIES, DEFAULT_MAX_RETRIES } from "./retry";
 export { CasesResource, SessionsResource, type CreatedSession } from "./sessions";
 export { clientVersion, type KlarefiLogger, type RequestOptions } from "./transport";
 export {

@@ -29,8 +29,19 @@ export interface KlarefiOptions {
   baseUrlFrom?: string;
   /** Timeout per attempt for headers and for body, in ms (default 30000). */
   timeoutMs?: number;
-  /** Retries after the first attempt (default 3; 0 disables). */
+  /** Retries after the first attempt (default 3; 0 disables, 429s included). */
   maxRetries?: number;
+  /**
+   * 429 retries allowed before a 429 counts against `maxRetries` (default 10):
+   * a 429 means "too soon", not "wrong", and the pacer slows down on it.
+   */
+  maxRateLimitRetries?: number;
+  /**
+   * Space requests to stay under the API's rate limit (default true): by its
+   * `RateLimit-Policy`/`RateLimit` fields when it sends them, otherwise by
+   * adapting to its 429s (docs/rate-limits.md).
+   */
+  pacing?: boolean;
   /** Requests of this client in flight at most (default 16); more wait their turn. */
   maxConcurrency?: number;
   /** Backoff ceilings; defaults 500 ms and 8000 ms. */
@@ -88,6 +99,8 @@ export class Klarefi {
         baseUrl: baseUrlSource,
         timeoutMs: option("timeoutMs", options.timeoutMs),
         maxRetries: option("maxRetries", options.maxRetries),
+        maxRateLimitRetries: option("maxRateLimitRetries", options.maxRateLimitRetries),
+        pacing: option("pacing", options.pacing),
         maxConcurrency: option("maxConcurrency", options.maxConcurrency),
         initialDelayMs: option("retry.initialDelayMs", options.retry?.initialDelayMs),
         maxDelayMs: option("retry.maxDelayMs", options.retry?.maxDelayMs),
@@ -104,6 +117,8 @@ export class Klarefi {
       baseUrlFrom: settings.baseUrlFrom ?? "KLAREFI_BASE_URL",
       timeoutMs: this.timeoutMs,
       maxRetries: this.maxRetries,
+      maxRateLimitRetries: settings.maxRateLimitRetries,
+      pacing: settings.pacing,
       maxConcurrency: this.maxConcurrency,
       initialDelayMs,
       maxDelayMs,
@@ -119,6 +134,11 @@ export class Klarefi {
   /** Requests of this client in flight right now; never above `maxConcurrency`. */
   get inFlight(): number {
     return this.#transport.inFlight;
+  }
+
+  /** Whether the client is pacing its requests now, and at how many requests a second (docs/rate-limits.md). */
+  get pacing(): { enabled: boolean; ratePerSecond: number } {
+    return this.#transport.pacing;
   }
 
   /** Closes the client's connection pool; later calls fail with `KlarefiConnectionError`. */

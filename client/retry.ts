@@ -15,6 +15,14 @@
  * server's `Retry-After` (capped at `maxRetryAfterMs`) when it sent one.
  * Safe because creates carry one idempotency key that is sent unchanged on
  * every attempt, and revoke is idempotent.
+ *
+ * A 429 draws first on its own allowance, `maxRateLimitRetries`, and only
+ * then on `maxRetries`. A 429 says nothing is wrong with the request, only
+ * that it came too soon; the client's pacer (pacing.ts) slows down on it, so
+ * with the defaults a paced campaign spends a few rate-limit retries and no
+ * row fails for rate limiting, while `maxRetries` keeps its meaning for
+ * errors and outages. `maxRetries: 0` still turns every retry off, 429s
+ * included.
  */
 import { KlarefiConnectionError, MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
 
@@ -24,6 +32,8 @@ export const DEFAULT_INITIAL_DELAY_MS = 500;
 export const DEFAULT_MAX_DELAY_MS = 8_000;
 /** Default number of retries after the first attempt. */
 export const DEFAULT_MAX_RETRIES = 3;
+/** Default number of 429 retries made before a 429 counts against `maxRetries`. */
+export const DEFAULT_MAX_RATE_LIMIT_RETRIES = 10;
 
 /** Statuses that mean "try again later" whatever the body says. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
@@ -110,6 +120,10 @@ export interface RetryInput {
   attempt: number;
   /** Retries allowed after the first attempt; 0 disables retrying. */
   maxRetries: number;
+  /** 429 retries already made from their own allowance. Default 0. */
+  rateLimitRetries?: number;
+  /** The 429s' own allowance, spent before `maxRetries`. Default 0: 429s use `maxRetries` like any error. */
+  maxRateLimitRetries?: number;
   outcome: RetryOutcome;
   /** Uniform in [0, 1); `Math.random` in production, fixed in tests. */
   random: () => number;
@@ -123,7 +137,13 @@ export interface RetryInput {
 
 export type RetryDecision =
   | { retry: false; reason: string }
-  | { retry: true; delayMs: number; reason: string };
+  | {
+      retry: true;
+      delayMs: number;
+      /** Which allowance the retry is taken from: `rate_limit` (a 429) or `retries`. */
+      budget: "retries" | "rate_limit";
+      reason: string;
+    };
 
 /** Whether an outcome is worth another attempt, ignoring the retry budget. */
 export function isRetryable(outcome: RetryOutcome): boolean {
@@ -137,19 +157,38 @@ export function decideRetry(input: RetryInput): RetryDecision {
   const { attempt, maxRetries, outcome } = input;
   const what = describe(outcome);
   if (!isRetryable(outcome)) return { retry: false, reason: `${what} is not retryable` };
-  if (attempt >= maxRetries) {
-    return { retry: false, reason: `${what} after ${attempt + 1} attempts, retry budget of ${maxRetries} spent` };
+  const rateLimitRetries = input.rateLimitRetries ?? 0;
+  const maxRateLimitRetries = input.maxRateLimitRetries ?? 0;
+  if (outcome.kind === "response" && outcome.status === 429 && maxRetries > 0 && rateLimitRetries < maxRateLimitRetries) {
+    const delayMs = retryDelay(input, rateLimitRetries);
+    return {
+      retry: true,
+      delayMs,
+      budget: "rate_limit",
+      reason: `${what}, rate-limit retry ${rateLimitRetries + 1} of ${maxRateLimitRetries} in ${delayMs} ms`,
+    };
   }
-  const ceiling = Math.min(input.maxDelayMs, input.initialDelayMs * 2 ** attempt);
+  if (attempt >= maxRetries) {
+    const spent = maxRateLimitRetries > 0 && rateLimitRetries > 0 ? ` (after ${rateLimitRetries} rate-limit retries)` : "";
+    return { retry: false, reason: `${what} after ${attempt + 1} attempts, retry budget of ${maxRetries} spent${spent}` };
+  }
+  const delayMs = retryDelay(input, attempt);
+  return { retry: true, delayMs, budget: "retries", reason: `${what}, retry ${attempt + 1} of ${maxRetries} in ${delayMs} ms` };
+}
+
+/** Full-jitter backoff for the `step`-th retry, raised to the `Retry-After` the API sent (capped). */
+function retryDelay(input: RetryInput, step: number): number {
+  const ceiling = Math.min(input.maxDelayMs, input.initialDelayMs * 2 ** step);
   const jitter = clamp01(input.random());
   let delayMs = Math.floor(jitter * Math.max(0, ceiling));
+  const outcome = input.outcome;
   if (outcome.kind === "response") {
     const retryAfterMs = parseRetryAfter(outcome.retryAfterHeader, input.now ?? Date.now());
     if (retryAfterMs !== undefined) {
       delayMs = Math.max(delayMs, Math.min(retryAfterMs, input.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS));
     }
   }
-  return { retry: true, delayMs, reason: `${what}, retry ${attempt + 1} of ${maxRetries} in ${delayMs} ms` };
+  return delayMs;
 }
 
 function describe(outcome: RetryOutcome): string {

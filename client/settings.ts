@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { API_KEY_PATTERN } from "../contract/fields";
 import { KlarefiConfigError } from "./errors";
-import { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_RETRIES } from "./retry";
+import { DEFAULT_INITIAL_DELAY_MS, DEFAULT_MAX_DELAY_MS, DEFAULT_MAX_RATE_LIMIT_RETRIES, DEFAULT_MAX_RETRIES } from "./retry";
 
 export { API_KEY_PATTERN } from "../contract/fields";
 
@@ -36,6 +36,18 @@ const milliseconds = (min: "above 0" | "from 0") => {
   const error = `must be a number of milliseconds ${min}`;
   const number = z.number({ error }).refine(Number.isFinite, { error });
   return z.preprocess(fromText, min === "above 0" ? number.refine((n) => n > 0, { error }) : number.refine((n) => n >= 0, { error }));
+};
+
+/** A switch given as a boolean or as text (`true`/`false`, `on`/`off`, `1`/`0`). */
+const onOff = () => {
+  const error = "must be true or false";
+  return z.preprocess((value) => {
+    if (typeof value !== "string") return value;
+    const text = value.trim().toLowerCase();
+    if (["true", "on", "1", "yes"].includes(text)) return true;
+    if (["false", "off", "0", "no"].includes(text)) return false;
+    return value;
+  }, z.boolean({ error }));
 };
 
 const BASE_URL_SHAPE = "must be an http:// or https:// URL such as https://api.klarefi.com or http://127.0.0.1:4010";
@@ -86,6 +98,10 @@ export const ClientSettings = z.object({
   baseUrl: BaseUrl.prefault(DEFAULT_BASE_URL),
   timeoutMs: milliseconds("above 0").default(DEFAULT_TIMEOUT_MS),
   maxRetries: wholeNumber(0).default(DEFAULT_MAX_RETRIES),
+  /** 429 retries allowed before a 429 counts against maxRetries (retry.ts). */
+  maxRateLimitRetries: wholeNumber(0).default(DEFAULT_MAX_RATE_LIMIT_RETRIES),
+  /** Pace requests under the API's rate limit (pacing.ts); on by default. */
+  pacing: onOff().default(true),
   maxConcurrency: wholeNumber(1).default(DEFAULT_MAX_CONCURRENCY),
   initialDelayMs: milliseconds("from 0").default(DEFAULT_INITIAL_DELAY_MS),
   maxDelayMs: milliseconds("from 0").default(DEFAULT_MAX_DELAY_MS),

@@ -2,9 +2,10 @@
  * @module
  * HTTP transport of the Klarefi client: one pooled keep-alive undici `Agent`
  * per client, JSON in and out, every body parsed with zod at the boundary,
- * retries by the pure policy in retry.ts, and a semaphore that caps the
+ * retries by the pure policy in retry.ts, a semaphore that caps the
  * requests of one client in flight (the Pulumi provider runs many resource
- * operations at once and relies on this cap).
+ * operations at once and relies on this cap), and a pacer (pacer.ts,
+ * pacing.ts) that spaces the attempts to stay under the API's rate limit.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -20,6 +21,8 @@ import {
   requestSuffix,
   type ResponseHeaders,
 } from "./errors";
+import { Pacer } from "./pacer";
+import { parseRateLimitFields } from "./pacing";
 import { decideRetry, networkFailureOf, type RetryOutcome } from "./retry";
 import { valueAt } from "../contract/messages";
 import { Headers } from "../contract/schemas";
@@ -69,6 +72,10 @@ export interface TransportOptions {
   apiKey: string;
   timeoutMs: number;
   maxRetries: number;
+  /** 429 retries allowed before a 429 counts against maxRetries (retry.ts). */
+  maxRateLimitRetries: number;
+  /** Space requests by the API's rate-limit fields or, without them, by its 429s (pacing.ts). */
+  pacing: boolean;
   maxConcurrency: number;
   initialDelayMs: number;
   maxDelayMs: number;
@@ -78,6 +85,8 @@ export interface TransportOptions {
   logger?: KlarefiLogger;
   /** Jitter source; `Math.random` by default. */
   random?: () => number;
+  /** Monotonic clock of the pacer, in seconds; `performance.now() / 1000` by default. */
+  now?: () => number;
 }
 
 /** Per-call options of every client method. */
@@ -152,6 +161,7 @@ export class Transport {
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #semaphore: Semaphore;
+  readonly #pacer: Pacer;
   readonly #origin: string;
   readonly #pathPrefix: string;
   #closed = false;
@@ -163,6 +173,7 @@ export class Transport {
     this.#origin = options.baseUrl.origin;
     this.#pathPrefix = options.baseUrl.pathname.replace(/\/+$/, "");
     this.#semaphore = new Semaphore(options.maxConcurrency);
+    this.#pacer = new Pacer({ enabled: options.pacing, ...(options.now === undefined ? {} : { now: options.now }) });
     if (dispatcher) {
       this.#dispatcher = dispatcher;
       this.#ownsDispatcher = false;
@@ -188,10 +199,17 @@ export class Transport {
     return this.#semaphore.held;
   }
 
+  /** The pacer's current rate (requests a second) and whether it is pacing at all, for logs and tests. */
+  get pacing(): { enabled: boolean; ratePerSecond: number } {
+    const state = this.#pacer.state;
+    return { enabled: state.enabled, ratePerSecond: state.fillRate };
+  }
+
   /** Closes the dispatcher the transport created; a caller-provided one is left open. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#pacer.close();
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
@@ -210,14 +228,21 @@ export class Transport {
     const label = `${req.method} ${req.path}`;
     const random = this.#options.random ?? Math.random;
 
-    for (let attempt = 0; ; attempt++) {
+    // Ordinary retries and 429 retries are counted apart (retry.ts says why).
+    let retries = 0;
+    let rateLimitRetries = 0;
+    for (let attempts = 1; ; attempts++) {
       this.#throwIfUnusable(req);
       let outcome: RetryOutcome;
       let failure: KlarefiError;
       const release = await this.#semaphore.acquire();
       let answer: { status: number; headers: ResponseHeaders; text: string } | undefined;
       let networkError: unknown;
+      let sentAt: number | undefined;
       try {
+        this.#throwIfUnusable(req);
+        // Wait for this attempt's turn under the rate limit, holding the connection slot it will use.
+        sentAt = await this.#pacer.acquire(req.signal);
         this.#throwIfUnusable(req);
         const res = await this.#dispatcher.request({
           origin: this.#origin,
@@ -229,10 +254,18 @@ export class Transport {
           bodyTimeout: this.#options.timeoutMs,
           signal: req.signal ?? null,
         });
-        answer = { status: res.statusCode, headers: res.headers as ResponseHeaders, text: await res.body.text() };
+        const resHeaders = res.headers as ResponseHeaders;
+        this.#pacer.observe(
+          sentAt,
+          res.statusCode,
+          parseRateLimitFields(headerValue(resHeaders, Headers.rateLimitPolicy), headerValue(resHeaders, Headers.rateLimit)),
+        );
+        sentAt = undefined;
+        answer = { status: res.statusCode, headers: resHeaders, text: await res.body.text() };
       } catch (error) {
         networkError = error;
       } finally {
+        if (sentAt !== undefined) this.#pacer.settled();
         release();
       }
 
@@ -243,19 +276,19 @@ export class Transport {
         const kind = networkFailureOf(code);
         const timeout = kind === "timeout" || kind === "connect-timeout";
         outcome = { kind: "network", timeout, failure: kind };
-        failure = this.#networkError(req, networkError, code, attempt + 1);
+        failure = this.#networkError(req, networkError, code, attempts);
       } else {
         const requestId = headerValue(answer.headers, Headers.requestId);
         const body = parseJson(answer.text);
         if (answer.status >= 200 && answer.status < 300) {
-          this.#log(`Klarefi ${label} attempt ${attempt + 1}: ${answer.status}${requestSuffix(requestId)}`);
+          this.#log(`Klarefi ${label} attempt ${attempts}: ${answer.status}${requestSuffix(requestId)}`);
           const data = parseSuccess(req, answer.status, body, requestId);
           return {
             data,
             status: answer.status,
             ...(requestId === undefined ? {} : { requestId }),
             replayed: headerValue(answer.headers, Headers.idempotentReplayed) === "true",
-            attempts: attempt + 1,
+            attempts,
           };
         }
         failure = errorFromResponse({ operation: req.operation, status: answer.status, body: body.ok ? body.value : answer.text, headers: answer.headers });
@@ -269,16 +302,20 @@ export class Transport {
       }
 
       const decision = decideRetry({
-        attempt,
+        attempt: retries,
         maxRetries: this.#options.maxRetries,
+        rateLimitRetries,
+        maxRateLimitRetries: this.#options.maxRateLimitRetries,
         outcome,
         random,
         initialDelayMs: this.#options.initialDelayMs,
         maxDelayMs: this.#options.maxDelayMs,
       });
       const what = failure.status === undefined ? failure.name : `${failure.status} ${failure.code ?? ""}`.trim();
-      this.#log(`Klarefi ${label} attempt ${attempt + 1}: ${what}${requestSuffix(failure.requestId)}; ${decision.reason}`);
+      this.#log(`Klarefi ${label} attempt ${attempts}: ${what}${requestSuffix(failure.requestId)}; ${decision.reason}`);
       if (!decision.retry) throw failure;
+      if (decision.budget === "rate_limit") rateLimitRetries++;
+      else retries++;
       await sleep(decision.delayMs, req.signal);
     }
   }

@@ -123,4 +123,8 @@ export const Headers = {
   traceId: "klarefi-trace-id",
   idempotentReplayed: "idempotent-replayed",
   retryAfter: "retry-after",
+  /** Assumed (draft-ietf-httpapi-ratelimit-headers-11): the quota policy, e.g. `"default";q=100;w=1`. */
+  rateLimitPolicy: "ratelimit-policy",
+  /** Assumed (draft-ietf-httpapi-ratelimit-headers-11): the quota left, e.g. `"default";r=42;t=1`. */
+  rateLimit: "ratelimit",
 } as const;

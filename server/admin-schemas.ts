@@ -33,13 +33,24 @@ export const AdminCounters = z.object({
   counters: z.array(AdminCounter),
   /** Most `/api/v1` requests being served at once since start or the last reset. */
   peak_in_flight: z.number().int().nonnegative(),
+  /** Every `/api/v1` request since start or the last reset, whatever its answer. */
+  requests_total: z.number().int().nonnegative(),
+  /** Those answered 429, by the rate limit or by an injected fault. */
+  requests_429: z.number().int().nonnegative(),
+  /** Those refused by the rate limit (429 `rate_limited` from the token bucket, not injected). */
+  rate_limited: z.number().int().nonnegative(),
 });
 export type AdminCounters = z.infer<typeof AdminCounters>;
 
-/** Body of `POST /_admin/reset` (optional): `faults` also clears the fault config, `clock` returns to real time. */
+/**
+ * Body of `POST /_admin/reset` (optional): `faults` also clears the fault
+ * config, `clock` returns to real time, `rate_limit` removes the rate limit
+ * (without it the limit stays and every bucket is filled again).
+ */
 export const AdminResetRequest = z.strictObject({
   faults: z.boolean().optional(),
   clock: z.boolean().optional(),
+  rate_limit: z.boolean().optional(),
 });
 export type AdminResetRequest = z.infer<typeof AdminResetRequest>;
 
@@ -59,3 +70,9 @@ export type AdminClockRequest = z.infer<typeof AdminClockRequest>;
 /** Answer of `GET` and `POST /_admin/clock`: the server's time, RFC 3339. */
 export const AdminClockResponse = z.object({ now: z.string() });
 export type AdminClockResponse = z.infer<typeof AdminClockResponse>;
+
+/** Answer of `GET` and `PUT /_admin/rate-limit`: the limit in force, null when requests are not limited. */
+export const AdminRateLimit = z.object({
+  rate_limit: z.object({ rps: z.int().min(1), burst: z.int().min(1), headers: z.boolean() }).nullable(),
+});
+export type AdminRateLimit = z.infer<typeof AdminRateLimit>;

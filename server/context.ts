@@ -14,9 +14,11 @@ import { firstProblem } from "../contract/messages";
 import type { ErrorBody } from "../contract/schemas";
 import type { ServerClock } from "./clock";
 import type { RequestCounters } from "./counters";
+import { readBodyText } from "./body";
 import { ApiError, truncate } from "./errors";
 import type { FaultDecision, FaultInjector } from "./faults";
 import type { SerializeContext } from "./serialize";
+import type { RateLimiter } from "./rate-limit";
 import type { KlarefiStore } from "./store";
 
 /** Everything the routes need; `startKlarefiServer` wires it, tests may build it themselves. */
@@ -25,6 +27,8 @@ export interface KlarefiAppDeps {
   clock: ServerClock;
   faults: FaultInjector;
   counters: RequestCounters;
+  /** The per-API-key rate limit of `/api/v1` (its limit may be null: no limit). */
+  rateLimiter: RateLimiter;
   apiKeys: readonly string[];
   adminKey: string;
   caseTypes: readonly string[];
@@ -47,6 +51,8 @@ export type AppEnv = {
     dropped: boolean;
     /** Route template the request is counted under (`/api/v1` only). */
     route: string;
+    /** True when the rate limit (not the fault injector) refused the request (`/api/v1` only). */
+    rateLimited: boolean;
   };
 };
 export type Ctx = Context<AppEnv>;
@@ -76,6 +82,8 @@ export function errorResponse(c: Ctx, error: ApiError): Response {
     },
   };
   if (error.options.retryAfterSeconds !== undefined) c.header("Retry-After", String(error.options.retryAfterSeconds));
+  // The rest of an oversized body is not read: close the connection instead of draining it.
+  if (error.status === 413) c.header("Connection", "close");
   return c.json(body, error.status);
 }
 
@@ -94,15 +102,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * Reads the body as a JSON object whatever the content type says; answers
- * undefined for an empty body when it is optional, 400 `invalid_json` otherwise.
+ * undefined for an empty body when it is optional, 400 `invalid_json` otherwise,
+ * 413 `body_too_large` past MAX_BODY_BYTES (see body.ts).
  */
 export async function readJson(c: Ctx, required: boolean): Promise<unknown> {
-  let text: string;
-  try {
-    text = await c.req.text();
-  } catch {
-    throw new ApiError(400, "invalid_request_error", "invalid_json", "The request body could not be read.");
-  }
+  const text = await readBodyText(c);
   if (text.trim() === "") {
     if (!required) return undefined;
     throw new ApiError(400, "invalid_request_error", "invalid_json", "The request body is empty; send a JSON object.");

@@ -29,6 +29,9 @@ export function routeTemplate(method: string, path: string): string {
 /** In-memory request counters by route template, status and whether the answer was dropped. */
 export class RequestCounters {
   readonly #counts = new Map<string, AdminCounter>();
+  #total = 0;
+  #status429 = 0;
+  #rateLimited = 0;
   #inFlight = 0;
   #peakInFlight = 0;
 
@@ -47,7 +50,11 @@ export class RequestCounters {
     return this.#peakInFlight;
   }
 
-  record(route: string, status: number, dropped = false): void {
+  /** Counts one answered (or dropped) request; `rateLimited` when the rate limit refused it. */
+  record(route: string, status: number, dropped = false, rateLimited = false): void {
+    this.#total += 1;
+    if (status === 429) this.#status429 += 1;
+    if (rateLimited) this.#rateLimited += 1;
     const key = `${route}\u0000${status}\u0000${dropped ? 1 : 0}`;
     const entry = this.#counts.get(key);
     if (entry !== undefined) entry.count += 1;
@@ -71,7 +78,19 @@ export class RequestCounters {
     return n;
   }
 
+  /**
+   * Totals since start or the last clear: every `/api/v1` request, those
+   * answered 429 (rate limit and injected faults), and those the rate limit
+   * refused.
+   */
+  get totals(): { requests_total: number; requests_429: number; rate_limited: number } {
+    return { requests_total: this.#total, requests_429: this.#status429, rate_limited: this.#rateLimited };
+  }
+
   clear(): void {
+    this.#total = 0;
+    this.#status429 = 0;
+    this.#rateLimited = 0;
     this.#counts.clear();
     this.#peakInFlight = this.#inFlight;
   }

@@ -14,7 +14,7 @@ export class ApiError extends Error {
   override readonly name = "ApiError";
 
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 422 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429 | 500 | 503,
     readonly type: ErrorType,
     readonly code: string,
     message: string,

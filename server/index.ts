@@ -20,12 +20,27 @@ export {
   AdminClockResponse,
   AdminCounter,
   AdminCounters,
+  AdminRateLimit,
   AdminResetRequest,
   AdminResetResponse,
   AdminSessionList,
   AdminSessionsQuery,
 } from "./admin-schemas";
 export { FaultConfig, FaultInjector, type FaultDecision, type ResolvedFaultConfig, decideFault, mulberry32, resolveFaultConfig } from "./faults";
+export {
+  fullBucket,
+  RATE_LIMIT_POLICY_NAME,
+  RateLimitConfig,
+  rateLimitField,
+  rateLimitPolicyField,
+  RateLimiter,
+  resolveRateLimit,
+  type ResolvedRateLimit,
+  type TokenBucket,
+  type TokenDecision,
+  takeToken,
+} from "./rate-limit";
+export { bodyTooLarge, checkDeclaredLength, MAX_BODY_BYTES } from "./body";
 export { ServerClock, formatTimestamp } from "./clock";
 export { API_ROUTES, type ApiCalls, apiCallsOf, callsSince, RequestCounters, routeTemplate } from "./counters";
 export { KlarefiStore, type ExpiryUpdate, type SessionRecord, type SessionFilter, apiKeyScope, effectiveStatus, IN_FLIGHT_TIMEOUT_MS } from "./store";

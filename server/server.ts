@@ -11,6 +11,7 @@ import { createKlarefiApp } from "./app";
 import { ServerClock } from "./clock";
 import { RequestCounters } from "./counters";
 import { FaultConfig, FaultInjector } from "./faults";
+import { RateLimitConfig, RateLimiter } from "./rate-limit";
 import { KlarefiStore } from "./store";
 
 /** The documented key the local server accepts when none are configured. A test key, not a secret. */
@@ -41,6 +42,12 @@ export interface KlarefiServerOptions {
   signingSecret?: string;
   /** Fault injection from the start; `PUT /_admin/faults` changes it later. */
   faults?: FaultConfig;
+  /**
+   * Per-API-key rate limit of `/api/v1` from the start: `rps` requests a
+   * second, bursts of `burst` (default `rps`). null or absent: no limit.
+   * `PUT /_admin/rate-limit` changes it later.
+   */
+  rateLimit?: RateLimitConfig | null;
   /** Base of signed URLs. Default the listening URL. */
   publicBaseUrl?: string;
   /** Told about unexpected errors (answered 500). Default: one line on stderr. */
@@ -62,6 +69,8 @@ export interface RunningKlarefiServer {
   clock: ServerClock;
   faults: FaultInjector;
   counters: RequestCounters;
+  /** The rate limit in force (`rateLimiter.limit`) and its buckets; `configure` changes it. */
+  rateLimiter: RateLimiter;
   /** Stops listening, drops open connections and closes the database. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -86,12 +95,18 @@ export async function startKlarefiServer(options: KlarefiServerOptions = {}): Pr
     throw new RangeError(`faults is not a valid fault configuration: ${faultConfig.error.issues[0]?.message ?? "invalid"}`);
   }
 
+  const rateLimit = options.rateLimit === undefined || options.rateLimit === null ? null : RateLimitConfig.safeParse(options.rateLimit);
+  if (rateLimit !== null && !rateLimit.success) {
+    throw new RangeError(`rateLimit is not a valid rate limit: ${rateLimit.error.issues[0]?.message ?? "invalid"}.`);
+  }
+
   const dbPath = options.dbPath === ":memory:" ? ":memory:" : resolve(options.dbPath ?? DEFAULT_DB_PATH);
   const store = KlarefiStore.open(dbPath);
   const signingSecret = options.signingSecret ?? store.signingSecret();
   const clock = new ServerClock();
   const faults = new FaultInjector(faultConfig.data);
   const counters = new RequestCounters();
+  const rateLimiter = new RateLimiter(rateLimit === null ? null : rateLimit.data);
   let publicBaseUrl = trimSlash(options.publicBaseUrl ?? "");
 
   const app = createKlarefiApp({
@@ -99,6 +114,7 @@ export async function startKlarefiServer(options: KlarefiServerOptions = {}): Pr
     clock,
     faults,
     counters,
+    rateLimiter,
     apiKeys,
     adminKey,
     caseTypes,
@@ -146,6 +162,7 @@ export async function startKlarefiServer(options: KlarefiServerOptions = {}): Pr
     clock,
     faults,
     counters,
+    rateLimiter,
     close: () => {
       closing ??= new Promise<void>((resolveClose) => {
         server.close(() => {

@@ -7,6 +7,7 @@ import {
   DEFAULT_PORT,
   DEFAULT_TEST_API_KEY,
   FaultConfig,
+  RateLimitConfig,
   startKlarefiServer,
   type KlarefiServerOptions,
 } from "../../server";
@@ -24,6 +25,9 @@ Flags:
   --api-key <key>          Accepted API key; repeat for several (default the test key ${DEFAULT_TEST_API_KEY})
   --admin-key <key>        Key of the /_admin endpoints (default ${DEFAULT_ADMIN_KEY})
   --case-types <a,b,c>     Known case types (default ${DEFAULT_CASE_TYPES.join(",")})
+Rate limit (per API key, on /api/v1; PUT /_admin/rate-limit changes it while running):
+  --rate-limit <r>         Requests a second per API key; over it, 429 rate_limited with Retry-After
+  --burst <b>              Requests one key may send at once after idling (default: the --rate-limit value)
 Fault injection (per /api/v1 request):
   --seed <n>               Seed of the fault generator, for repeatable runs
   --rate-429 <p>           Share of requests answered 429 (0 to 1)
@@ -67,6 +71,8 @@ export async function devCommand(args: string[], io: CliIo): Promise<number> {
       "latency-ms": { type: "string" },
       "commit-then-drop": { type: "string" },
       "retry-after": { type: "string" },
+      "rate-limit": { type: "string" },
+      burst: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     { apiKeyFlag: true },
@@ -119,6 +125,23 @@ export async function devCommand(args: string[], io: CliIo): Promise<number> {
   }
   if (Object.keys(checked.data).length > 0) options.faults = checked.data;
 
+  const rateLimit = values["rate-limit"];
+  if (rateLimit === undefined) {
+    if (values.burst !== undefined) throw new UsageError("--burst needs --rate-limit, e.g. --rate-limit 100 --burst 20", command);
+  } else {
+    const limit = RateLimitConfig.safeParse({
+      rps: wholeNumber(rateLimit),
+      ...(values.burst === undefined ? {} : { burst: wholeNumber(values.burst) }),
+    });
+    if (!limit.success) {
+      const issue = limit.error.issues[0];
+      const flag = issue?.path[0] === "burst" ? "--burst" : "--rate-limit";
+      const given = flag === "--burst" ? values.burst : rateLimit;
+      throw new UsageError(`${flag} ${(issue?.message ?? "is invalid").replace(/^(rps|burst) /, "")}, got "${given ?? ""}"`, command);
+    }
+    options.rateLimit = limit.data;
+  }
+
   let server;
   try {
     server = await startKlarefiServer(options);
@@ -138,11 +161,18 @@ export async function devCommand(args: string[], io: CliIo): Promise<number> {
   } else {
     io.stdout.write(`Accepting the ${apiKeys.length === 1 ? "API key" : `${apiKeys.length} API keys`} given with --api-key; export KLAREFI_BASE_URL=${server.url}\n`);
   }
+  const limit = server.rateLimiter.limit;
+  if (limit !== null) io.stdout.write(`Rate limit: ${limit.rps} requests a second per API key, bursts of ${limit.burst}.\n`);
   io.stdout.write("Press Ctrl-C to stop.\n");
   await stopped;
   await server.close();
   io.stdout.write("Klarefi local server stopped.\n");
   return ExitCode.ok;
+}
+
+/** A flag's text as a number for the schema to check; text that is not a plain number stays text (and is refused). */
+function wholeNumber(raw: string): unknown {
+  return /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : raw;
 }
 
 /** Resolves on the io's abort signal, or else on SIGINT/SIGTERM of the process. */

@@ -2,7 +2,7 @@
  * @module
  * The dev-only `/_admin` routes of the local server (docs/klarefi-api.md
  * section 9.3): list sessions, read counters, reset, configure faults, move
- * the clock, and complete a session out of band. Authorized with the admin
+ * the clock, set the rate limit, and complete a session out of band. Authorized with the admin
  * key; never counted and never faulted.
  */
 import { Hono } from "hono";
@@ -10,6 +10,7 @@ import {
   AdminClockRequest,
   type AdminClockResponse,
   type AdminCounters,
+  type AdminRateLimit,
   AdminResetRequest,
   type AdminResetResponse,
   type AdminSessionList,
@@ -19,6 +20,7 @@ import { bearerAuth } from "../auth";
 import { type AppEnv, type KlarefiAppDeps, readJson, serializeContext, validationError } from "../context";
 import { sessionMissing, sessionNotOpen } from "../errors";
 import { FaultConfig } from "../faults";
+import { RateLimitConfig, type ResolvedRateLimit } from "../rate-limit";
 import { toSession } from "../serialize";
 import { effectiveStatus } from "../store";
 
@@ -59,7 +61,11 @@ export function adminRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
   });
 
   admin.get("/counters", (c) => {
-    const body: AdminCounters = { counters: deps.counters.snapshot(), peak_in_flight: deps.counters.peakInFlight };
+    const body: AdminCounters = {
+      counters: deps.counters.snapshot(),
+      peak_in_flight: deps.counters.peakInFlight,
+      ...deps.counters.totals,
+    };
     return c.json(body, 200);
   });
 
@@ -69,8 +75,10 @@ export function adminRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
     if (!parsed.success) throw validationError(parsed.error, raw);
     deps.store.reset();
     deps.counters.clear();
+    deps.rateLimiter.refill();
     if (parsed.data.faults === true) deps.faults.clear();
     if (parsed.data.clock === true) deps.clock.reset();
+    if (parsed.data.rate_limit === true) deps.rateLimiter.configure(null);
     const body: AdminResetResponse = { ok: true };
     return c.json(body, 200);
   });
@@ -82,6 +90,16 @@ export function adminRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
     if (!parsed.success) throw validationError(parsed.error, raw);
     return c.json(deps.faults.configure(parsed.data), 200);
   });
+
+  // The per-API-key rate limit: PUT sets it (every key starts from a full bucket), DELETE removes it.
+  admin.get("/rate-limit", (c) => c.json(rateLimitBody(deps.rateLimiter.limit), 200));
+  admin.put("/rate-limit", async (c) => {
+    const raw = await readJson(c, true);
+    const parsed = RateLimitConfig.safeParse(raw);
+    if (!parsed.success) throw validationError(parsed.error, raw);
+    return c.json(rateLimitBody(deps.rateLimiter.configure(parsed.data)), 200);
+  });
+  admin.delete("/rate-limit", (c) => c.json(rateLimitBody(deps.rateLimiter.configure(null)), 200));
 
   admin.get("/clock", (c) => {
     const body: AdminClockResponse = { now: new Date(deps.clock.now()).toISOString() };
@@ -96,4 +114,8 @@ export function adminRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
   });
 
   return admin;
+}
+
+function rateLimitBody(limit: ResolvedRateLimit | null): AdminRateLimit {
+  return { rate_limit: limit };
 }

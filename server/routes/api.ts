@@ -3,7 +3,8 @@
  * The `/api/v1` routes of the local server (docs/klarefi-api.md sections 3
  * to 5): create, read, update (expiry) and revoke a session, read a case.
  * Every request is counted under its route template, authenticated with an
- * API key, then offered to the fault injector, in that order.
+ * API key, drawn from its key's rate limit (rate-limit.ts), then offered to
+ * the fault injector, in that order.
  */
 import { createHash, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,6 +31,7 @@ import {
   validationError,
 } from "../context";
 import { API_ROUTES, routeTemplate } from "../counters";
+import { rateLimitField, rateLimitPolicyField } from "../rate-limit";
 import { ApiError, sessionMissing, sessionNotOpen, truncate } from "../errors";
 import { newSessionId } from "../ids";
 import { toCase, toSession } from "../serialize";
@@ -52,12 +54,13 @@ export function apiRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
   api.use("*", async (c, next) => {
     const route = routeTemplate(c.req.method, c.req.path);
     c.set("route", route);
+    c.set("rateLimited", false);
     deps.counters.enter();
     try {
       await next();
     } finally {
       deps.counters.leave();
-      deps.counters.record(route, c.res.status, c.get("dropped"));
+      deps.counters.record(route, c.res.status, c.get("dropped"), c.get("rateLimited"));
     }
   });
 
@@ -70,6 +73,28 @@ export function apiRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
       onAuthenticated: (c, key) => c.set("scope", apiKeyScope(key)),
     }),
   );
+
+  // One token per authenticated request; the RateLimit fields go on every answer while a limit is set.
+  api.use("*", async (c, next) => {
+    const draw = deps.rateLimiter.take(c.get("scope"));
+    if (draw === undefined) return next();
+    if (draw.limit.headers) {
+      c.header("RateLimit-Policy", rateLimitPolicyField(draw.limit));
+      c.header("RateLimit", rateLimitField(draw));
+    }
+    if (!draw.allowed) {
+      c.set("rateLimited", true);
+      const retryAfterSeconds = draw.retryAfterSeconds;
+      throw new ApiError(
+        429,
+        "rate_limit_error",
+        "rate_limited",
+        `Too many requests: this API key may send ${draw.limit.rps} requests a second (bursts of ${draw.limit.burst}); retry after ${retryAfterSeconds} second${retryAfterSeconds === 1 ? "" : "s"}.`,
+        { retryAfterSeconds },
+      );
+    }
+    return next();
+  });
 
   api.use("*", async (c, next) => {
     const route = c.get("route");

@@ -6,6 +6,7 @@
  * session. No API key: the signature is the credential.
  */
 import { Hono } from "hono";
+import { readBodyText } from "../body";
 import { formatTimestamp } from "../clock";
 import type { AppEnv, Ctx, KlarefiAppDeps } from "../context";
 import { PAGE_HEADERS, type LinkProblem, renderIntakePage, renderLinkProblemPage, renderSubmittedPage } from "../hosted-page";
@@ -41,7 +42,8 @@ export function hostedRoutes(deps: KlarefiAppDeps): Hono<AppEnv> {
     if (status === "completed") return problem("submitted");
     if (status === "expired") return problem("expired");
     if (submit) {
-      await c.req.text().catch(() => "");
+      // The form's fields are not used; the body is read (capped) only to finish the request.
+      await readBodyText(c);
       const done = deps.store.completeSession(id, now);
       if (done === undefined || done.state !== "completed") return problem("expired");
       return c.html(renderSubmittedPage({ caseTypeId: done.case_type_id, locale: done.locale, returnUrl: done.return_url }), 200);

@@ -6,6 +6,7 @@ import {
   DEFAULT_TEST_API_KEY,
   FaultInjector,
   KlarefiStore,
+  RateLimiter,
   RequestCounters,
   ServerClock,
 } from "../../server";
@@ -36,6 +37,7 @@ export function startInProcessServer(): InProcessServer {
     clock,
     faults: new FaultInjector(),
     counters: new RequestCounters(),
+    rateLimiter: new RateLimiter(),
     apiKeys: [DEFAULT_TEST_API_KEY],
     adminKey: DEFAULT_ADMIN_KEY,
     caseTypes: DEFAULT_CASE_TYPES,

@@ -9,6 +9,7 @@ import {
   AdminClockResponse,
   AdminCounters,
   type AdminCounter,
+  AdminRateLimit,
   type ApiCalls,
   apiCallsOf,
   AdminSessionList,
@@ -45,7 +46,13 @@ export interface AdminClient {
   faults(): Promise<ResolvedFaultConfig>;
   setFaults(config: FaultConfig): Promise<ResolvedFaultConfig>;
   advanceClock(seconds: number): Promise<string>;
-  reset(options?: { faults?: boolean; clock?: boolean }): Promise<void>;
+  reset(options?: { faults?: boolean; clock?: boolean; rate_limit?: boolean }): Promise<void>;
+  /** `/api/v1` requests since the last reset: all of them, those answered 429, those the rate limit refused. */
+  totals(): Promise<{ requests_total: number; requests_429: number; rate_limited: number }>;
+  /** The rate limit in force (`GET /_admin/rate-limit`), null when none. */
+  rateLimit(): Promise<AdminRateLimit["rate_limit"]>;
+  /** Sets the rate limit (`PUT /_admin/rate-limit`), or removes it with null (`DELETE`). */
+  setRateLimit(limit: { rps: number; burst?: number; headers?: boolean } | null): Promise<AdminRateLimit["rate_limit"]>;
 }
 
 export interface TestServer extends RunningKlarefiServer {
@@ -132,6 +139,15 @@ export async function startTestServer(options: KlarefiServerOptions = {}): Promi
     reset: async (opts = {}) => {
       await adminFetch("POST", "/_admin/reset", opts);
     },
+    totals: async () => {
+      const { requests_total, requests_429, rate_limited } = AdminCounters.parse(await adminFetch("GET", "/_admin/counters"));
+      return { requests_total, requests_429, rate_limited };
+    },
+    rateLimit: async () => AdminRateLimit.parse(await adminFetch("GET", "/_admin/rate-limit")).rate_limit,
+    setRateLimit: async (limit) =>
+      AdminRateLimit.parse(
+        limit === null ? await adminFetch("DELETE", "/_admin/rate-limit") : await adminFetch("PUT", "/_admin/rate-limit", limit),
+      ).rate_limit,
   };
 
   return {

@@ -88,6 +88,23 @@ describe("klarefi dev", () => {
     expect(dev.output()).not.toContain(key);
   });
 
+  it("limits each API key to --rate-limit requests a second with bursts of --burst, and says so", async () => {
+    const dev = startDev(["--port", "0", "--db", ":memory:", "--rate-limit", "1", "--burst", "2"]);
+    const url = await dev.url;
+    expect(dev.output()).toContain("Rate limit: 1 requests a second per API key, bursts of 2.");
+    const statuses: number[] = [];
+    let policy: string | null = null;
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${url}/api/v1/sessions/ses_missing`, { headers: { authorization: `Bearer ${DEFAULT_TEST_API_KEY}` } });
+      statuses.push(res.status);
+      policy = res.headers.get("ratelimit-policy");
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([404, 404, 429]);
+    expect(policy).toBe('"default";q=1;w=1');
+    expect(await dev.stop()).toBe(0);
+  });
+
   it("knows the case types given with --case-types and no others", async () => {
     const dev = startDev(["--port", "0", "--db", ":memory:", "--case-types", "pet_claim"]);
     const url = await dev.url;
@@ -109,6 +126,10 @@ describe("klarefi dev", () => {
     [["--case-types", ","], "--case-types needs at least one case type"],
     [["--verbose"], "Unknown option '--verbose'"],
     [["extra"], 'unexpected argument "extra"'],
+    [["--rate-limit", "0"], '--rate-limit must be from 1 to 100000, got "0"'],
+    [["--rate-limit", "fast"], '--rate-limit must be a whole number, got "fast"'],
+    [["--rate-limit", "10", "--burst", "2.5"], '--burst must be a whole number, got "2.5"'],
+    [["--burst", "5"], "--burst needs --rate-limit"],
   ])("exits 2 on bad flags %j", async (args, text) => {
     const { code, stderr } = await runCli(["dev", ...args]);
     expect(code).toBe(2);

@@ -182,6 +182,15 @@ describe("ClientSettings", () => {
     expect(settings.baseUrl.href).toBe("https://api.klarefi.com/");
   });
 
+  it("paces and gives 429s an allowance of 10 retries by default; both can be set, from text too", () => {
+    const defaults = resolveClientSettings({ apiKey: { value: KEY, from: "a test" } }, "no key");
+    expect(defaults).toMatchObject({ pacing: true, maxRateLimitRetries: 10 });
+    expect(ClientSettings.parse({ apiKey: KEY, pacing: "off", maxRateLimitRetries: "0" })).toMatchObject({ pacing: false, maxRateLimitRetries: 0 });
+    expect(() => resolveClientSettings({ apiKey: { value: KEY, from: "a test" }, pacing: { value: "sometimes", from: "the pacing option" } }, "no key")).toThrow(
+      'The pacing option must be true or false, got "sometimes".',
+    );
+  });
+
   it("is one zod schema that parses text numbers like numbers", () => {
     expect(ClientSettings.parse({ apiKey: KEY, maxRetries: "2", maxConcurrency: 4 })).toMatchObject({ maxRetries: 2, maxConcurrency: 4 });
     expect(ClientSettings.safeParse({ apiKey: KEY, maxConcurrency: "0" }).success).toBe(false);

@@ -166,3 +166,26 @@ describe("network failures by error code", () => {
     expect(isConnectionFailure(Object.assign(new Error("x"), { failure: "refused" }))).toBe(false);
   });
 });
+
+describe("429s and their own retry allowance", () => {
+  const r429 = resp(429, { code: "rate_limited", retryAfterHeader: "1" });
+  const table: Array<[string, Partial<RetryInput>, { retry: boolean; budget?: "retries" | "rate_limit" }]> = [
+    ["a 429 with allowance left is retried from it", { attempt: 0, rateLimitRetries: 0, maxRateLimitRetries: 10, outcome: r429 }, { retry: true, budget: "rate_limit" }],
+    ["a 429 with the ordinary budget spent is still retried from its allowance", { attempt: 3, rateLimitRetries: 9, maxRateLimitRetries: 10, outcome: r429 }, { retry: true, budget: "rate_limit" }],
+    ["a 429 past its allowance falls back on the ordinary budget", { attempt: 0, rateLimitRetries: 10, maxRateLimitRetries: 10, outcome: r429 }, { retry: true, budget: "retries" }],
+    ["a 429 past both is not retried", { attempt: 3, rateLimitRetries: 10, maxRateLimitRetries: 10, outcome: r429 }, { retry: false }],
+    ["without an allowance a 429 uses the ordinary budget", { attempt: 0, outcome: r429 }, { retry: true, budget: "retries" }],
+    ["maxRetries 0 turns 429 retries off too", { attempt: 0, maxRetries: 0, rateLimitRetries: 0, maxRateLimitRetries: 10, outcome: r429 }, { retry: false }],
+    ["a 503 never draws on the 429 allowance", { attempt: 3, rateLimitRetries: 0, maxRateLimitRetries: 10, outcome: resp(503) }, { retry: false }],
+  ];
+  it.each(table)("%s", (_name, input, expected) => {
+    const decision = decideRetry({ ...base, attempt: 0, outcome: r429, random: () => 0.5, ...input });
+    expect(decision.retry).toBe(expected.retry);
+    if (decision.retry) expect(decision.budget).toBe(expected.budget);
+  });
+
+  it("waits at least the Retry-After of a 429 retried from its allowance", () => {
+    const decision = decideRetry({ ...base, attempt: 0, outcome: r429, random: () => 0, rateLimitRetries: 0, maxRateLimitRetries: 10 });
+    expect(decision).toMatchObject({ retry: true, delayMs: 1000, budget: "rate_limit" });
+  });
+});

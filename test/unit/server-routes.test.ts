@@ -9,6 +9,7 @@ import {
   DEFAULT_TEST_API_KEY,
   FaultInjector,
   KlarefiStore,
+  RateLimiter,
   RequestCounters,
   ServerClock,
 } from "../../server";
@@ -41,6 +42,7 @@ beforeEach(() => {
     clock,
     faults,
     counters,
+    rateLimiter: new RateLimiter(),
     apiKeys: [DEFAULT_TEST_API_KEY],
     adminKey: DEFAULT_ADMIN_KEY,
     caseTypes: DEFAULT_CASE_TYPES,
