@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type CampaignLinksInputs, desiredRows, type LinkState, summarize } from "../../provider/campaign/links/inputs";
+import { packRows } from "../../provider/campaign/links/packed";
 import { planCampaign, reissueRefusal, reissuingFieldChanges } from "../../provider/campaign/links/plan";
 import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
 import { ProviderConnection } from "../../provider/settings";
@@ -116,6 +117,15 @@ describe("the bulk provider's check", () => {
     const { failures } = await impl().check({}, news);
     expect(failures.map((f) => f.property)).toEqual(["rows.c3.locale", "rows.c4.returnUrl"]);
     expect(failures[0]?.reason).toMatch(/locale must be a BCP 47 language tag/);
+  });
+
+  it("names the changed field in diff's refusal when the rows arrive packed, as the dynamic provider stores them", async () => {
+    const provider = impl();
+    const packed = (inputs: CampaignLinksInputs) => ({ ...inputs, rows: packRows(inputs.rows) });
+    const news = { ...base, locale: "de" };
+    expect((await provider.check(packed(base), packed(news))).failures).toEqual([]);
+    const outputs = { keyScope: base.keyScope, caseTypeId: base.caseTypeId, sessions: stateFor(base) };
+    await expect(provider.diff("id", outputs, packed(news))).rejects.toThrow(/reissue 2 live links \(c1, c2\): a new locale needs a new link/);
   });
 
   it("refuses a new shard count on a live campaign before any API call, unless dropped links are kept (retainOnDelete)", async () => {

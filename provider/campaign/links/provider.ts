@@ -98,6 +98,19 @@ function shardProblem(olds: Record<string, unknown>, news: CampaignLinksInputs):
   );
 }
 
+/**
+ * The reissuing fields that differ between the old inputs (as stored: rows
+ * packed, or a map) and the new ones. Unchanged rows and settings, the
+ * common case of a preview, are found by comparing the stored values alone.
+ */
+function changedFields(olds: Record<string, unknown>, news: Record<string, unknown>, parsed: CampaignLinksInputs): string[] {
+  if (olds.rows === undefined) return [];
+  const settings = ["caseTypeId", "locale", "returnUrl", "traceId", "rotation", "csvFile"] as const;
+  if (typeof olds.rows === "string" && olds.rows === news.rows && settings.every((key) => olds[key] === news[key])) return [];
+  const before = CampaignLinksInputs.safeParse(olds);
+  return before.success ? reissuingFieldChanges(before.data, parsed) : [];
+}
+
 /** One line for the Pulumi output: what an `up` would do to a campaign, naming the rows (up to 50). */
 export function planSummary(label: string, plan: CampaignPlan, rows: number): string {
   const parts: [string, readonly string[], string][] = [
@@ -150,7 +163,7 @@ export class CampaignLinksProviderImpl {
     if (expiry !== undefined) return { inputs: news, failures: [{ property: "expiresAt", reason: expiry }] };
     const shardChange = shardProblem(olds, parsed.data);
     if (shardChange !== undefined) return { inputs: news, failures: [{ property: "", reason: shardChange }] };
-    this.#changedFields.set(parsed.data.keyScope + shardSuffix(parsed.data), reissuingFieldChanges(olds as Partial<CampaignLinksInputs>, parsed.data));
+    this.#changedFields.set(parsed.data.keyScope + shardSuffix(parsed.data), changedFields(olds, news, parsed.data));
     // Packed rows stay packed in the engine (packed.ts); a map stays a map.
     return { inputs: typeof news.rows === "string" ? { ...parsed.data, rows: news.rows } : parsed.data, failures: [] };
   }
