@@ -10,6 +10,7 @@ import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
 import { type MailMergeRow, writeMailMerge } from "./mail-merge";
+import { canonicalLocale } from "../../contract/fields";
 import { type CampaignRow, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
 /** Arguments of an {@link IntakeCampaign}. Give `rows` or `csvFile`. */
@@ -104,6 +105,8 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     super("klarefi:index:IntakeCampaign", name, {}, opts);
     const rows = campaignRows(args);
     const defaults = args.defaults ?? {};
+    // Checked by campaignRows; the mail-merge file shows it as it is sent.
+    const defaultLocale = defaults.locale === undefined ? undefined : canonicalLocale(defaults.locale);
     const retainOnDelete = args.retainOnDelete ?? false;
     let mailMerge: pulumi.Output<MailMergeRow[]>;
     if (args.mode === "bulk") {
@@ -120,7 +123,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         {
           caseTypeId: args.caseTypeId,
           rows: linkRows,
-          locale: defaults.locale,
+          locale: defaultLocale,
           returnUrl: defaults.returnUrl,
           expiresAt: defaults.expiresAt,
           traceId: defaults.traceId,
@@ -139,7 +142,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         rows.flatMap((row) => {
           const state = states[row.externalCaseId];
           const url = urls[row.externalCaseId];
-          return state && url ? [mailMergeRow(row, defaults.locale, state.id, url, state.exp)] : [];
+          return state && url ? [mailMergeRow(row, defaultLocale, state.id, url, state.exp)] : [];
         }),
       );
     } else {
@@ -151,7 +154,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
             caseTypeId: args.caseTypeId,
             externalCaseId: row.externalCaseId,
             externalApplicantId: row.externalApplicantId,
-            locale: row.locale ?? defaults.locale,
+            locale: row.locale ?? defaultLocale,
             returnUrl: row.returnUrl ?? defaults.returnUrl,
             expiresAt: defaults.expiresAt,
             traceId: defaults.traceId,
@@ -177,7 +180,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
       this.links = pulumi.secret(all.apply((items) => Object.fromEntries(items.map((i) => [i.row.externalCaseId, { sessionId: i.sessionId, signedUrl: i.signedUrl }]))));
       // From the statuses alone, so that the summary is not a secret.
       this.summary = pulumi.all(rows.map((row) => (sessions[row.externalCaseId] as IntakeSession).status)).apply(countStatuses);
-      mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaults.locale, i.sessionId, i.signedUrl, i.expiresAt)));
+      mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaultLocale, i.sessionId, i.signedUrl, i.expiresAt)));
     }
     this.size = rows.length;
     const target = args.mailMergeFile;
