@@ -98,7 +98,7 @@ describe("a campaign CSV with a bad layout, in a project outside the repository"
   });
 
   it("reports a quote left open on line 3 of a 2001-line file at line 3", async () => {
-    const rows = Array.from({ length: 1997 }, (_, i) => `hail_${i + 3},applicant_${i + 3},,`);
+    const rows = Array.from({ length: 1998 }, (_, i) => `hail_${i + 3},applicant_${i + 3},,`);
     const csv = [HEADER, "hail_1,applicant_1,nl,", 'hail_2,"applicant_2,nl,', ...rows].join("\n");
     expect(csv.split("\n")).toHaveLength(2001);
     const output = await refusedPreview(`${csv}\n`);
