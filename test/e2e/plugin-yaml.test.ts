@@ -38,7 +38,7 @@ describe("a YAML campaign from a CSV asset", () => {
   it("refuses a CSV with a bad layout and bad rows with every problem's line, before any API call", async () => {
     const project = yamlProject(
       "klarefi-yaml-csv",
-      "resources:\n  storm:\n    type: klarefi:index:IntakeCampaignLinks\n    properties:\n      caseTypeId: storm_damage\n      csvFile:\n        fn::fileAsset: applicants.csv\n",
+      "resources:\n  storm:\n    type: klarefi:index:IntakeCampaignLinks\n    properties:\n      caseTypeId: home_claim\n      csvFile:\n        fn::fileAsset: applicants.csv\n",
     );
     try {
       writeFileSync(
