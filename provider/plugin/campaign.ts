@@ -67,11 +67,13 @@ export function campaignInputProblems(olds: Props, news: Props): CheckFailure[] 
  * so the file is read here, relative to `projectDir` (the engine starts the
  * plugin in the project folder), with the parser, the checks and the words
  * of `IntakeCampaign`'s `csvFile`. Every problem is one failure naming the
- * file and the line. A string asset's text is read as the CSV itself.
+ * file and the line (`applicants.csv: line 3: …`), without a property, so the
+ * engine shows the reason alone. A string asset's text is read as the CSV itself.
  */
 export function rowsFromCsvAsset(value: unknown, projectDir: string = process.cwd()): { rows: Record<string, Props> } | { failures: CheckFailure[] } {
   const asset = wireAsset(value);
-  const refuse = (reason: string) => ({ failures: [{ property: "csvFile", reason }] });
+  // No property: the engine would print the asset's wire form (signature, hash, path) beside the reason.
+  const refuse = (reason: string) => ({ failures: [{ property: "", reason }] });
   if (asset === undefined || asset === "archive" || asset.uri !== undefined || (asset.path === undefined && asset.text === undefined)) {
     return refuse("csvFile must be a file asset of the campaign's CSV, such as `fn::fileAsset: applicants.csv` in YAML or `pulumi.FileAsset(\"applicants.csv\")` in Python");
   }
@@ -81,7 +83,7 @@ export function rowsFromCsvAsset(value: unknown, projectDir: string = process.cw
     read = asset.path !== undefined ? readCampaignCsvFile(path.resolve(projectDir, asset.path), asset.path) : parseCampaignCsv(asset.text ?? "", source);
   } catch (error) {
     if (!(error instanceof CampaignRowsError)) throw error;
-    return { failures: error.problems.map((problem) => ({ property: "csvFile", reason: `${source}: ${problem}` })) };
+    return { failures: error.problems.map((problem) => ({ property: "", reason: `${source}: ${problem}` })) };
   }
   const rows: Record<string, Props> = {};
   for (const row of read) {
@@ -104,7 +106,7 @@ export function campaignLinksHandler(impl: CampaignLinksProviderImpl = sharedCam
       // A CSV asset becomes the rows, read now: state keeps them, so the next diff compares row by row.
       const csvFile = news.csvFile;
       if (csvFile !== undefined && csvFile !== null) {
-        if (news.rows !== undefined && news.rows !== null) return { inputs, failures: [{ property: "csvFile", reason: "give exactly one of rows or csvFile" }] };
+        if (news.rows !== undefined && news.rows !== null) return { inputs, failures: [{ property: "", reason: "give exactly one of rows or csvFile" }] };
         const read = rowsFromCsvAsset(csvFile);
         if ("failures" in read) return { inputs, failures: read.failures };
         inputs = { ...inputs, rows: read.rows };

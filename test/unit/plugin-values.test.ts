@@ -156,16 +156,16 @@ describe("a plugin campaign's CSV asset", () => {
     const dir = projectWithCsv("external_case_id,external_applicant_id,locale,return_url\nhail_1,applicant_1,,,x\nhail_2,,,\n");
     expect(rowsFromCsvAsset(fileAsset("applicants.csv"), dir)).toEqual({
       failures: [
-        { property: "csvFile", reason: "applicants.csv: line 2: 5 cells, the header has 4 columns" },
-        { property: "csvFile", reason: "applicants.csv: line 3: external_applicant_id is required" },
+        { property: "", reason: "applicants.csv: line 2: 5 cells, the header has 4 columns" },
+        { property: "", reason: "applicants.csv: line 3: external_applicant_id is required" },
       ],
     });
-    expect(rowsFromCsvAsset(fileAsset("missing.csv"), dir)).toEqual({ failures: [{ property: "csvFile", reason: "missing.csv: cannot read the file: ENOENT" }] });
+    expect(rowsFromCsvAsset(fileAsset("missing.csv"), dir)).toEqual({ failures: [{ property: "", reason: "missing.csv: cannot read the file: ENOENT" }] });
   });
 
   it("must be a file or string asset", () => {
     for (const value of [{ [SIG]: "0def7320c3a5731c473e5ecbe6d01bc7", assets: {} }, { [SIG]: "c44067f5952c0a294b673a41bacd8c17", uri: "https://x.example/a.csv" }, "applicants.csv"]) {
-      expect(rowsFromCsvAsset(value)).toEqual({ failures: [{ property: "csvFile", reason: expect.stringMatching(/^csvFile must be a file asset/) }] });
+      expect(rowsFromCsvAsset(value)).toEqual({ failures: [{ property: "", reason: expect.stringMatching(/^csvFile must be a file asset/) }] });
     }
   });
 
@@ -177,7 +177,7 @@ describe("a plugin campaign's CSV asset", () => {
     expect(checked.failures).toEqual([]);
     expect(checked.inputs).toMatchObject({ caseTypeId: "hail_damage", keyScope: "hail/dev/storm", csvFile: asset, rows: { hail_2: { applicant: "applicant_2", locale: "nl" } } });
     const both = await handler.check(urn, {}, { caseTypeId: "hail_damage", csvFile: asset, rows: { a: { applicant: "b" } } });
-    expect(both.failures).toEqual([{ property: "csvFile", reason: "give exactly one of rows or csvFile" }]);
+    expect(both.failures).toEqual([{ property: "", reason: "give exactly one of rows or csvFile" }]);
     const neither = await handler.check(urn, {}, { caseTypeId: "hail_damage" });
     expect(neither.failures).toEqual([{ property: "rows", reason: "give exactly one of rows or csvFile" }]);
   });
