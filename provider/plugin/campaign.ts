@@ -111,7 +111,7 @@ export function campaignLinksHandler(impl: CampaignLinksProviderImpl = sharedCam
         if ("failures" in read) return { inputs, failures: read.failures };
         inputs = { ...inputs, rows: read.rows };
       } else if (news.rows === undefined || news.rows === null) {
-        return { inputs, failures: [{ property: "rows", reason: "give exactly one of rows or csvFile" }] };
+        return { inputs, failures: [{ property: "", reason: "give exactly one of rows or csvFile" }] };
       }
       const result = await impl.check(olds, inputs);
       const checked = csvFile === undefined || csvFile === null ? (result.inputs as Props) : { ...(result.inputs as Props), csvFile };

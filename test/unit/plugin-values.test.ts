@@ -179,7 +179,7 @@ describe("a plugin campaign's CSV asset", () => {
     const both = await handler.check(urn, {}, { caseTypeId: "hail_damage", csvFile: asset, rows: { a: { applicant: "b" } } });
     expect(both.failures).toEqual([{ property: "", reason: "give exactly one of rows or csvFile" }]);
     const neither = await handler.check(urn, {}, { caseTypeId: "hail_damage" });
-    expect(neither.failures).toEqual([{ property: "rows", reason: "give exactly one of rows or csvFile" }]);
+    expect(neither.failures).toEqual([{ property: "", reason: "give exactly one of rows or csvFile" }]);
   });
 });
 
