@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { canonicalLocale, fields } from "../../contract/fields";
-import { fingerprintMatches, localeSpellings, MAX_ENUMERATED_LETTERS } from "../../provider/campaign/links/fingerprint";
+import { fingerprintMatches, localeHasher, localeSpellings, MAX_ENUMERATED_LETTERS, MAX_SUBTAG_SPELLINGS } from "../../provider/campaign/links/fingerprint";
 import { CampaignLinksInputs, desiredRows, fingerprint, type LinkState } from "../../provider/campaign/links/inputs";
 import { planCampaign, reissueGuard } from "../../provider/campaign/links/plan";
 import { checkIntakeSessionInputs, diffIntakeSession } from "../../provider/intake-session/policy";
@@ -53,9 +53,25 @@ describe("the locale's other spellings", () => {
   });
 
   it(`are each subtag in lower, upper or title case for a tag of more than ${MAX_ENUMERATED_LETTERS} letters`, () => {
+    const spellings = [...localeSpellings("zh-Hant-TW")];
+    expect(new Set(spellings).size).toBe(3 ** 3);
+    expect(spellings).toEqual(expect.arrayContaining(["zh-hant-tw", "ZH-HANT-TW", "Zh-Hant-Tw", "zh-Hant-TW", "ZH-hant-Tw"]));
+  });
+
+  it(`are at most ${MAX_SUBTAG_SPELLINGS} for a tag of many subtags, the whole tag in each case among them`, () => {
     const spellings = [...localeSpellings("en-US-x-twain-scouse")];
-    expect(spellings).toHaveLength(3 ** 5);
+    expect(spellings).toHaveLength(MAX_SUBTAG_SPELLINGS);
     expect(spellings).toEqual(expect.arrayContaining(["en-us-x-twain-scouse", "EN-US-X-TWAIN-SCOUSE", "En-Us-X-Twain-Scouse", "EN-us-X-Twain-scouse"]));
+  });
+
+  it("are hashed exactly as fingerprint hashes the row with that locale", () => {
+    const fields = { case_type_id: "hail_damage", external_case_id: "c1", external_applicant_id: 'a "1"', return_url: "https://x.example/", locale: "nl", trace_id: "t-1" };
+    for (const rotation of [undefined, "2027-b"]) {
+      const hashWith = localeHasher(fields, rotation, fingerprint(fields, rotation));
+      for (const spelling of ["NL", "nl-nl", 'x"y']) expect(hashWith(spelling)).toBe(fingerprint({ ...fields, locale: spelling }, rotation));
+    }
+    // A desired fingerprint the cut does not reproduce: the hasher falls back to fingerprint itself.
+    expect(localeHasher(fields, undefined, "not-the-same")("NL")).toBe(fingerprint({ ...fields, locale: "NL" }, undefined));
   });
 });
 
@@ -79,7 +95,7 @@ describe("a stored fingerprint of a locale written in another case", () => {
     ["nl-nl", "nl-NL"],
     ["NL-nl", "nl-NL"],
     ["nL-Nl", "nl-NL"],
-    ["zh-hANT-tW", "zh-Hant-TW"],
+    ["ZH-hant-Tw", "zh-Hant-TW"],
     ["EN-US-X-TWAIN-SCOUSE", "en-US-x-twain-scouse"],
   ])("matches: stored %s, now %s", (stored, now) => {
     expect(matches(stored, now)).toBe(true);
@@ -92,6 +108,7 @@ describe("a stored fingerprint of a locale written in another case", () => {
     ["a locale added", undefined, "nl", {}],
     ["another applicant", "NL", "nl", { applicant: "applicant_99" }],
     ["a new rotation", "NL", "nl", { rotation: "2027-b" }],
+    ["mixed case inside a subtag of a tag of more than six letters (the bound)", "zh-hAnt-tw", "zh-Hant-TW", {}],
   ] as const)("does not match %s (stored %s, now %s)", (_what, stored, now, options) => {
     expect(matches(stored, now, options)).toBe(false);
   });
