@@ -77,6 +77,35 @@ export function expiryProblem(name: string, value: string, nowMs: number, atMs: 
   return undefined;
 }
 
+/**
+ * A BCP 47 language tag in its canonical letter case (RFC 5646 section
+ * 2.1.1): `NL` → `nl`, `nl-nl` → `nl-NL`, `zh-hant-tw` → `zh-Hant-TW`,
+ * `EN-us-X-Twain` → `en-US-x-twain`. Two-letter subtags after the first are
+ * upper case and four-letter ones title case, unless they follow a singleton
+ * (`x`, `u`, …); everything else is lower case. Only the case changes: no
+ * alias is replaced (`iw` stays `iw`, where `Intl.getCanonicalLocales` would
+ * answer `he`), so two tags that differ only in case compare equal after it
+ * and nothing else does. The provider sends and compares locales in this form,
+ * so a case-only edit of a locale never reissues a link.
+ */
+export function canonicalLocale(tag: string): string {
+  let afterSingleton = false;
+  return tag
+    .split("-")
+    .map((subtag, index) => {
+      const lower = subtag.toLowerCase();
+      if (index === 0 || afterSingleton) return lower;
+      if (subtag.length === 1) {
+        afterSingleton = true;
+        return lower;
+      }
+      if (/^[a-z]{2}$/i.test(subtag)) return subtag.toUpperCase();
+      if (/^[a-z]{4}$/i.test(subtag)) return `${subtag.charAt(0).toUpperCase()}${lower.slice(1)}`;
+      return lower;
+    })
+    .join("-");
+}
+
 /** A string: the one type rule every field shares. */
 function string(name: string) {
   return z.string({ error: `${name} must be a string` });
@@ -88,6 +117,11 @@ function text(name: string, max: number = MAX_ID_LENGTH) {
     .trim()
     .min(1, { error: `${name} must not be empty` })
     .max(max, { error: `${name} must be at most ${max} characters` });
+}
+
+/** A BCP 47 language tag, letter case as written. */
+function locale(name: string) {
+  return string(name).regex(LOCALE_PATTERN, { error: `${name} must be a BCP 47 language tag such as "nl" or "nl-BE"` });
 }
 
 /**
@@ -113,9 +147,18 @@ export const fields = {
       .refine(isAllowedReturnUrl, {
         error: `${name} must be an absolute https:// URL (http:// is allowed only for localhost)`,
       }),
-  /** `locale`: a BCP 47 language tag (`nl`, `nl-BE`); `nl_NL` is refused. */
-  locale: (name: string) =>
-    string(name).regex(LOCALE_PATTERN, { error: `${name} must be a BCP 47 language tag such as "nl" or "nl-BE"` }),
+  /**
+   * `locale`: a BCP 47 language tag (`nl`, `nl-BE`); `nl_NL` is refused. As
+   * the wire takes it: the letter case stays as written (the server stores
+   * what it is sent). Inputs of this package use `canonicalLocale` below.
+   */
+  locale,
+  /**
+   * A locale the provider sends and compares: the `locale` rule, then the
+   * tag in canonical case (`NL` → `nl`, `nl-nl` → `nl-NL`; see
+   * `canonicalLocale`), so that `NL` over a default of `nl` is no change.
+   */
+  canonicalLocale: (name: string) => locale(name).transform(canonicalLocale),
   /** `trace_id`: 1 to 128 printable ASCII characters without spaces. */
   traceId: (name: string) =>
     string(name).regex(TRACE_ID_PATTERN, {

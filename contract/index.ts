@@ -8,6 +8,7 @@
 export * from "./schemas";
 export {
   API_KEY_PATTERN,
+  canonicalLocale,
   CASE_TYPE_ID_PATTERN,
   expiryProblem,
   fields,

@@ -11,6 +11,7 @@ import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
 import { shardOf } from "./links/shards";
+import { canonicalLocale } from "../../contract/fields";
 import { mailMergeWritten, type MailMergeRow, writeMailMerge } from "../../contract/mail-merge";
 import { type CampaignRow, CampaignRowsError, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
@@ -118,6 +119,8 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     super("klarefi:index:IntakeCampaign", name, {}, opts);
     const rows = campaignRows(args);
     const defaults = args.defaults ?? {};
+    // Checked by campaignRows; the mail-merge file shows it as it is sent.
+    const defaultLocale = defaults.locale === undefined ? undefined : canonicalLocale(defaults.locale);
     const retainOnDelete = args.retainOnDelete ?? false;
     let mailMerge: pulumi.Output<MailMergeRow[]>;
     if (args.mode === "bulk") {
@@ -143,7 +146,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
             {
               caseTypeId: args.caseTypeId,
               rows: linkRows,
-              locale: defaults.locale,
+              locale: defaultLocale,
               returnUrl: defaults.returnUrl,
               expiresAt: defaults.expiresAt,
               traceId: defaults.traceId,
@@ -169,7 +172,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         rows.flatMap((row) => {
           const state = states[row.externalCaseId];
           const url = urls[row.externalCaseId];
-          return state && url ? [mailMergeRow(row, defaults.locale, state.id, url, state.exp)] : [];
+          return state && url ? [mailMergeRow(row, defaultLocale, state.id, url, state.exp)] : [];
         }),
       );
     } else {
@@ -181,7 +184,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
             caseTypeId: args.caseTypeId,
             externalCaseId: row.externalCaseId,
             externalApplicantId: row.externalApplicantId,
-            locale: row.locale ?? defaults.locale,
+            locale: row.locale ?? defaultLocale,
             returnUrl: row.returnUrl ?? defaults.returnUrl,
             expiresAt: defaults.expiresAt,
             traceId: defaults.traceId,
@@ -208,7 +211,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
       this.links = pulumi.secret(all.apply((items) => Object.fromEntries(items.map((i) => [i.row.externalCaseId, { sessionId: i.sessionId, signedUrl: i.signedUrl }]))));
       // From the statuses alone, so that the summary is not a secret.
       this.summary = pulumi.all(rows.map((row) => (sessions[row.externalCaseId] as IntakeSession).status)).apply(countStatuses);
-      mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaults.locale, i.sessionId, i.signedUrl, i.expiresAt)));
+      mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaultLocale, i.sessionId, i.signedUrl, i.expiresAt)));
     }
     this.size = rows.length;
     const target = args.mailMergeFile;
@@ -232,7 +235,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
 function shardCount(shards: number | undefined): number {
   if (shards === undefined) return 1;
   if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
-    throw new CampaignRowsError("IntakeCampaign", [`shards must be a whole number from 1 to 1024, not ${String(shards)}`]);
+    throw new CampaignRowsError("IntakeCampaign", [{ message: `shards must be a whole number from 1 to 1024, not ${String(shards)}` }]);
   }
   return shards;
 }

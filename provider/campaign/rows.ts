@@ -2,6 +2,11 @@
  * @module
  * Campaign rows: reading a CSV or an array of applicants, and refusing every
  * bad row at once, with its line, before any API call.
+ *
+ * Every problem is a {@link RowProblem} (`{ line, column, message }`); the
+ * sentences people read are built from them in one place
+ * (`problemSentences`), and the plugin (provider/plugin/campaign.ts) maps the
+ * same structure to the rows and properties a YAML or Python program names.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -10,28 +15,30 @@ import { z } from "zod";
 import * as pulumi from "@pulumi/pulumi";
 import { expiryProblem, fields } from "../../contract/fields";
 import { fieldProblems, unreadableFileReason } from "../../contract/messages";
-import type { IntakeCampaignArgs } from "./component";
-
-/** The row's fields under the names its source uses (CSV columns or program properties). */
-const rowSchema = (names: { externalCaseId: string; externalApplicantId: string; locale: string; returnUrl: string }) =>
-  z.object({
-    externalCaseId: fields.externalId(names.externalCaseId),
-    externalApplicantId: fields.externalId(names.externalApplicantId),
-    locale: fields.locale(names.locale).optional(),
-    returnUrl: fields.returnUrl(names.returnUrl).optional(),
-  });
 
 /** One applicant of a campaign: who gets a link, and per-row overrides. */
-export const CampaignRow = rowSchema({ externalCaseId: "externalCaseId", externalApplicantId: "externalApplicantId", locale: "locale", returnUrl: "returnUrl" });
-/** The same row as a CSV file spells it: problems name the CSV's columns. */
-const CsvRow = rowSchema({ externalCaseId: "external_case_id", externalApplicantId: "external_applicant_id", locale: "locale", returnUrl: "return_url" });
-/** Property → CSV column, for "X is required". */
-const CSV_COLUMNS: Record<string, string> = { externalCaseId: "external_case_id", externalApplicantId: "external_applicant_id", locale: "locale", returnUrl: "return_url" };
+export const CampaignRow = z.object({
+  externalCaseId: fields.externalId("externalCaseId"),
+  externalApplicantId: fields.externalId("externalApplicantId"),
+  /** Sent in canonical case: `NL` → `nl`, `nl-nl` → `nl-NL`. */
+  locale: fields.canonicalLocale("locale").optional(),
+  returnUrl: fields.returnUrl("returnUrl").optional(),
+});
 export type CampaignRow = z.infer<typeof CampaignRow>;
+
+/** Property → CSV column (snake_case, as in the API). */
+const CSV_COLUMNS = { externalCaseId: "external_case_id", externalApplicantId: "external_applicant_id", locale: "locale", returnUrl: "return_url" } as const;
+/** The same row as a CSV file spells it: problems name the CSV's columns. */
+const CsvRow = z.object({
+  external_case_id: fields.externalId("external_case_id"),
+  external_applicant_id: fields.externalId("external_applicant_id"),
+  locale: fields.canonicalLocale("locale").optional(),
+  return_url: fields.returnUrl("return_url").optional(),
+});
 
 /** A row with where it came from, for error messages. */
 export interface SourcedRow extends CampaignRow {
-  /** 1-based line in the CSV file (the header is line 1), or 1-based index in an array. */
+  /** 1-based line in the CSV file (the header is line 1; a row's first line), or 1-based index in an array. */
   line: number;
 }
 
@@ -47,107 +54,324 @@ const COLUMN_ALIASES: Record<string, keyof CampaignRow> = {
 };
 
 /**
+ * One problem of a campaign's rows or settings: where (`line`: the CSV line,
+ * or the row's 1-based index in an array; absent for a campaign-wide
+ * setting), which column or property (absent for a problem of the line's
+ * layout), and what is wrong, as a sentence that names the field.
+ */
+export const RowProblem = z.object({
+  line: z.number().int().positive().optional(),
+  column: z.string().optional(),
+  message: z.string(),
+});
+export type RowProblem = z.infer<typeof RowProblem>;
+
+/**
+ * The sentences of a list of problems, in order: `line 3: <message>`, the
+ * messages of one line joined with "; " (a row with two bad fields is one
+ * sentence), and a problem without a line as its message alone.
+ */
+export function problemSentences(problems: readonly RowProblem[]): string[] {
+  const sentences: string[] = [];
+  let previous: RowProblem | undefined;
+  for (const problem of problems) {
+    if (problem.line !== undefined && previous?.line === problem.line) {
+      sentences[sentences.length - 1] += `; ${problem.message}`;
+    } else {
+      sentences.push(problem.line === undefined ? problem.message : `line ${problem.line}: ${problem.message}`);
+    }
+    previous = problem;
+  }
+  return sentences;
+}
+
+/**
  * Raised before any API call when a campaign's rows or settings are invalid;
  * lists every problem with its line. A `pulumi.RunError`, so the Pulumi
- * output shows the message once, without a stack trace.
+ * output shows the message once, without a stack trace. `details` holds the
+ * problems as data; `problems` their sentences, as the message lists them.
  */
 export class CampaignRowsError extends pulumi.RunError {
+  /** The sentences of the message's list, one per line of the source. */
+  readonly problems: string[];
+
   constructor(
     readonly source: string,
-    readonly problems: string[],
+    readonly details: readonly RowProblem[],
   ) {
+    const problems = problemSentences(details);
     super(`${source} has ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was sent to Klarefi:\n  - ${problems.join("\n  - ")}`);
     this.name = "CampaignRowsError";
+    this.problems = problems;
   }
 }
 
-/** The campaign-wide settings, checked with the same rules as each row. */
-const CampaignSettings = z.object({
-  caseTypeId: fields.caseTypeId("caseTypeId"),
-  locale: fields.locale("defaults.locale").optional(),
-  returnUrl: fields.returnUrl("defaults.returnUrl").optional(),
-  expiresAt: fields.timestamp("defaults.expiresAt").optional(),
-  traceId: fields.traceId("defaults.traceId").optional(),
-  rotation: fields.label("rotation").optional(),
-});
+/** What the rows of a campaign come from: exactly one of `rows` or `csvFile` (see `IntakeCampaignArgs`). */
+export interface CampaignRowsSource {
+  rows?: readonly CampaignRow[] | undefined;
+  csvFile?: string | undefined;
+}
 
-/** Every problem of the campaign-wide settings, worded like the rows' problems (no line number). */
-export function campaignSettingsProblems(args: Pick<IntakeCampaignArgs, "caseTypeId" | "defaults" | "rotation">, nowMs = Date.now()): string[] {
+/** The campaign-wide settings the rows are checked with (see `IntakeCampaignArgs`). */
+export interface CampaignSettingsArgs {
+  caseTypeId: string;
+  defaults?: { locale?: string | undefined; returnUrl?: string | undefined; expiresAt?: string | undefined; traceId?: string | undefined } | undefined;
+  rotation?: string | undefined;
+}
+
+/** The campaign-wide settings, checked with the same rules as each row; `prefix` names the defaults (`defaults.`). */
+const campaignSettings = (prefix: string) =>
+  z.object({
+    caseTypeId: fields.caseTypeId("caseTypeId"),
+    locale: fields.locale(`${prefix}locale`).optional(),
+    returnUrl: fields.returnUrl(`${prefix}returnUrl`).optional(),
+    expiresAt: fields.timestamp(`${prefix}expiresAt`).optional(),
+    traceId: fields.traceId(`${prefix}traceId`).optional(),
+    rotation: fields.label("rotation").optional(),
+  });
+
+/**
+ * Every problem of the campaign-wide settings, worded like the rows'
+ * problems (no line; `column` is the setting: `caseTypeId`, `locale`, …).
+ * `defaultsPrefix` is how messages name a default: `defaults.` in a
+ * TypeScript program (`defaults.locale`), nothing for the plugin's
+ * `IntakeCampaignLinks`, where the defaults are top-level properties.
+ */
+export function campaignSettingsProblems(args: CampaignSettingsArgs, nowMs = Date.now(), defaultsPrefix = "defaults."): RowProblem[] {
   const input = { caseTypeId: args.caseTypeId, rotation: args.rotation, ...args.defaults };
-  const parsed = CampaignSettings.safeParse(input);
-  const problems = parsed.success ? [] : fieldProblems(parsed.error, input).map((p) => p.message);
+  const parsed = campaignSettings(defaultsPrefix).safeParse(input);
+  const problems: RowProblem[] = parsed.success ? [] : fieldProblems(parsed.error, input).map((p) => ({ column: p.field, message: p.message }));
   const expiresAt = args.defaults?.expiresAt;
   if (parsed.success && expiresAt !== undefined) {
-    const problem = expiryProblem("defaults.expiresAt", expiresAt, nowMs);
-    if (problem !== undefined) problems.push(problem);
+    const problem = expiryProblem(`${defaultsPrefix}expiresAt`, expiresAt, nowMs);
+    if (problem !== undefined) problems.push({ column: "expiresAt", message: problem });
   }
   return problems;
+}
+
+/** The columns a campaign CSV may have, for messages. */
+const EXPECTED_COLUMNS = "external_case_id, external_applicant_id, locale, return_url";
+
+/** One record of a CSV file as the layout scan finds it: its first line and its text, without the line break. */
+export interface CsvRecordText {
+  line: number;
+  text: string;
+}
+
+/**
+ * Splits CSV text into records, following quotes (a quoted cell may hold
+ * commas, doubled quotes and line breaks), and finds every quoting problem
+ * at the line where it is: a quoted cell that is never closed (reported at
+ * its opening quote, not at the end of the file, and the scan goes on at
+ * the next line), text after a closing quote, and a quote inside an unquoted
+ * cell. A record with a problem is left out. Blank lines are skipped; a BOM
+ * is ignored. Pure; the cells of each record are then read by csv-parse.
+ */
+export function scanCsvRecords(csv: string): { records: CsvRecordText[]; problems: RowProblem[] } {
+  const text = csv.startsWith("\uFEFF") ? csv.slice(1) : csv;
+  const n = text.length;
+  // Where each line starts (index 0 is line 1), to go on after an unclosed quote.
+  const lineStarts = [0];
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) lineStarts.push(i + 1);
+  }
+  const records: CsvRecordText[] = [];
+  const problems: RowProblem[] = [];
+  let i = 0;
+  let line = 1;
+  /** Index of the end of the physical line at `at` (its line break, or the end). */
+  const endOfLine = (at: number) => {
+    let j = at;
+    while (j < n && text[j] !== "\n" && text[j] !== "\r") j++;
+    return j;
+  };
+  /** Moves `i` past the line break at `i`, if any, counting the line. */
+  const skipBreak = () => {
+    if (text[i] === "\r" && text[i + 1] === "\n") i += 2;
+    else if (text[i] === "\n" || text[i] === "\r") i += 1;
+    else return;
+    line++;
+  };
+  while (i < n) {
+    const start = i;
+    const startLine = line;
+    let fieldStart = true;
+    let end = -1;
+    let bad = false;
+    while (i < n) {
+      const c = text[i];
+      if (c === '"' && fieldStart) {
+        const openLine = line;
+        i++;
+        let closed = false;
+        while (i < n) {
+          if (text[i] === '"') {
+            if (text[i + 1] === '"') {
+              i += 2;
+              continue;
+            }
+            closed = true;
+            i++;
+            break;
+          }
+          if (text[i] === "\n" || (text[i] === "\r" && text[i + 1] !== "\n")) line++;
+          i++;
+        }
+        if (!closed) {
+          problems.push({ line: openLine, message: "a quoted cell is not closed" });
+          bad = true;
+          // Most likely the quote was meant to close on its own line: go on with the next one.
+          line = openLine + 1;
+          i = lineStarts[openLine] ?? n;
+          break;
+        }
+        while (i < n && (text[i] === " " || text[i] === "\t")) i++;
+        if (i < n && text[i] !== "," && text[i] !== "\n" && text[i] !== "\r") {
+          problems.push({ line, message: 'a quoted cell has text after its closing quote (inside quotes, write a quote as "")' });
+          bad = true;
+          i = endOfLine(i);
+          skipBreak();
+          break;
+        }
+        fieldStart = false;
+        continue;
+      }
+      if (c === ",") {
+        fieldStart = true;
+        i++;
+        continue;
+      }
+      if (c === "\n" || c === "\r") {
+        end = i;
+        skipBreak();
+        break;
+      }
+      if (c === '"') {
+        problems.push({ line, message: 'a quote inside an unquoted cell (put the whole cell in quotes and write the quote as "")' });
+        bad = true;
+        i = endOfLine(i);
+        skipBreak();
+        break;
+      }
+      if (c !== " " && c !== "\t") fieldStart = false;
+      i++;
+    }
+    if (bad) continue;
+    const record = text.slice(start, end < 0 ? i : end);
+    if (record.trim() !== "") records.push({ line: startLine, text: record });
+  }
+  return { records, problems };
+}
+
+/**
+ * The cells of each record, trimmed, read by csv-parse in one pass: the
+ * records' quotes are sound (the scan left out every record with a quoting
+ * problem) and none is blank, so csv-parse reads one record per record.
+ */
+function cellsOf(records: readonly CsvRecordText[]): string[][] {
+  if (records.length === 0) return [];
+  const parsed = parse(records.map((r) => r.text).join("\n"), { relax_column_count: true, trim: true, bom: false, skip_empty_lines: false }) as string[][];
+  if (parsed.length !== records.length) throw new Error(`CSV scan found ${records.length} records where csv-parse read ${parsed.length}`);
+  return parsed;
 }
 
 /**
  * Reads campaign rows from CSV text with a header row. Columns
  * `external_case_id` and `external_applicant_id` are required; `locale` and
  * `return_url` are optional per-row overrides. Unknown columns are refused so
- * a typo does not silently drop data. Empty lines are skipped.
+ * a typo does not silently drop data. Empty lines are skipped. Every problem
+ * is reported at once, with its line: the layout (a quote not closed, a row
+ * with more or fewer cells than the header has columns) and then, when the
+ * header is sound, every field of every row.
  */
 export function parseCampaignCsv(csv: string, source = "campaign CSV"): SourcedRow[] {
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parse(csv, { bom: true, info: true, skip_empty_lines: true, relax_column_count: false, trim: true }) as unknown as typeof records;
-  } catch (error) {
-    throw new CampaignRowsError(source, [error instanceof Error ? error.message : String(error)]);
+  const scan = scanCsvRecords(csv);
+  const cells = cellsOf(scan.records);
+  const [header, ...body] = scan.records.map((record, i) => ({ line: record.line, cells: cells[i] ?? [] }));
+  if (!header) {
+    const empty: RowProblem = { message: `the file is empty: expected a header row with ${CSV_COLUMNS.externalCaseId},${CSV_COLUMNS.externalApplicantId}` };
+    throw new CampaignRowsError(source, scan.problems.length > 0 ? scan.problems : [empty]);
   }
-  const [header, ...body] = records;
-  if (!header) throw new CampaignRowsError(source, ["the file is empty: expected a header row with external_case_id,external_applicant_id"]);
-  const columns = header.record.map((name) => COLUMN_ALIASES[name.toLowerCase()]);
-  const problems = header.record.flatMap((name, i) => (columns[i] ? [] : [`line 1: unknown column "${name}" (expected external_case_id, external_applicant_id, locale, return_url)`]));
+  // A quoting problem before the first record read is in the header itself.
+  if (scan.problems.some((p) => (p.line ?? 0) < header.line)) throw new CampaignRowsError(source, scan.problems);
+  const columns = header.cells.map((name) => COLUMN_ALIASES[name.toLowerCase()]);
+  const headerProblems: RowProblem[] = [];
+  header.cells.forEach((name, i) => {
+    const column = columns[i];
+    if (!column) headerProblems.push({ line: header.line, column: name, message: `unknown column "${name}" (expected ${EXPECTED_COLUMNS})` });
+    else if (columns.indexOf(column) < i) headerProblems.push({ line: header.line, column: name, message: `column "${name}" appears twice` });
+  });
   for (const required of ["externalCaseId", "externalApplicantId"] as const) {
-    if (!columns.includes(required)) problems.push(`line 1: the header has no ${required === "externalCaseId" ? "external_case_id" : "external_applicant_id"} column`);
+    if (!columns.includes(required)) headerProblems.push({ line: header.line, message: `the header has no ${CSV_COLUMNS[required]} column` });
   }
-  if (problems.length > 0) throw new CampaignRowsError(source, problems);
-  const rows = body.map(({ record, info }) => {
-    const row: Record<string, string | number> = { line: info.lines };
-    record.forEach((value, i) => {
+  // With a bad header the rows cannot be read by it: report the header and the quoting, by line.
+  if (headerProblems.length > 0) throw new CampaignRowsError(source, byLine([...headerProblems, ...scan.problems]));
+  const layout: RowProblem[] = [...scan.problems];
+  const rows: (Record<string, unknown> & { line: number })[] = [];
+  for (const { line, cells } of body) {
+    if (cells.length !== columns.length) {
+      const count = `${cells.length} cell${cells.length === 1 ? "" : "s"}`;
+      layout.push({ line, message: `${count}, the header has ${columns.length} column${columns.length === 1 ? "" : "s"}` });
+      continue;
+    }
+    const row: Record<string, unknown> & { line: number } = { line };
+    cells.forEach((value, i) => {
       const column = columns[i];
       if (column && value !== "") row[column] = value;
     });
-    return row as Record<string, unknown> & { line: number };
-  });
-  return validateCampaignRows(rows, source, "csv");
+    rows.push(row);
+  }
+  let fieldProblemsOfRows: readonly RowProblem[] = [];
+  let valid: SourcedRow[] = [];
+  try {
+    valid = validateCampaignRows(rows, source, "csv");
+  } catch (error) {
+    if (!(error instanceof CampaignRowsError)) throw error;
+    fieldProblemsOfRows = error.details;
+  }
+  if (layout.length > 0 || fieldProblemsOfRows.length > 0) throw new CampaignRowsError(source, byLine([...layout, ...fieldProblemsOfRows]));
+  return valid;
+}
+
+/** Problems in the order of their lines (stable: a line's problems keep their order). */
+function byLine(problems: readonly RowProblem[]): RowProblem[] {
+  return [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
 }
 
 /**
  * Validates rows (from code or CSV) and refuses duplicates, reporting every
- * problem with its line number at once.
+ * problem with its line number at once. `spelling` names the fields as the
+ * source does: the program's properties (`externalApplicantId`) or the CSV's
+ * columns (`external_applicant_id`).
  */
 export function validateCampaignRows(
   rows: readonly (Record<string, unknown> & { line?: number })[],
   source = "campaign rows",
   spelling: "program" | "csv" = "program",
 ): SourcedRow[] {
-  const schema = spelling === "csv" ? CsvRow : CampaignRow;
-  const named = (message: string) => (spelling === "csv" ? message.replace(/^(\w+) is required$/, (m, key: string) => `${CSV_COLUMNS[key] ?? key} is required`) : message);
-  const problems: string[] = [];
+  const problems: RowProblem[] = [];
   const valid: SourcedRow[] = [];
   const firstLine = new Map<string, number>();
   const names = new Map<string, number>();
+  const caseIdColumn = spelling === "csv" ? CSV_COLUMNS.externalCaseId : "externalCaseId";
   rows.forEach((raw, index) => {
     const line = raw.line ?? index + 1;
-    const parsed = schema.safeParse(raw);
+    const parsed = parseRow(raw, spelling);
     if (!parsed.success) {
-      problems.push(`line ${line}: ${fieldProblems(parsed.error, raw).map((p) => named(p.message)).join("; ")}`);
+      for (const p of parsed.problems) problems.push({ line, column: p.field, message: p.message });
       return;
     }
-    const row = parsed.data;
+    const row = parsed.row;
     const earlier = firstLine.get(row.externalCaseId);
     if (earlier !== undefined) {
-      problems.push(`line ${line}: external_case_id "${row.externalCaseId}" duplicates line ${earlier}`);
+      problems.push({ line, column: caseIdColumn, message: `external_case_id "${row.externalCaseId}" duplicates line ${earlier}` });
       return;
     }
     const name = logicalNameFor(row.externalCaseId);
     const clash = names.get(name);
     if (clash !== undefined) {
-      problems.push(`line ${line}: external_case_id "${row.externalCaseId}" maps to the same resource name as line ${clash}`);
+      problems.push({ line, column: caseIdColumn, message: `external_case_id "${row.externalCaseId}" maps to the same resource name as line ${clash}` });
       return;
     }
     firstLine.set(row.externalCaseId, line);
@@ -156,6 +380,35 @@ export function validateCampaignRows(
   });
   if (problems.length > 0) throw new CampaignRowsError(source, problems);
   return valid;
+}
+
+/** One row checked under the names its source uses; problems name those fields. */
+function parseRow(
+  raw: Record<string, unknown>,
+  spelling: "program" | "csv",
+): { success: true; row: CampaignRow } | { success: false; problems: { field: string; message: string }[] } {
+  if (spelling === "program") {
+    const parsed = CampaignRow.safeParse(raw);
+    return parsed.success ? { success: true, row: parsed.data } : { success: false, problems: fieldProblems(parsed.error, raw) };
+  }
+  const input = {
+    external_case_id: raw.externalCaseId,
+    external_applicant_id: raw.externalApplicantId,
+    locale: raw.locale,
+    return_url: raw.returnUrl,
+  };
+  const parsed = CsvRow.safeParse(input);
+  if (!parsed.success) return { success: false, problems: fieldProblems(parsed.error, input) };
+  const { external_case_id, external_applicant_id, locale, return_url } = parsed.data;
+  return {
+    success: true,
+    row: {
+      externalCaseId: external_case_id,
+      externalApplicantId: external_applicant_id,
+      ...(locale === undefined ? {} : { locale }),
+      ...(return_url === undefined ? {} : { returnUrl: return_url }),
+    },
+  };
 }
 
 /** The resource name suffix for a case: stable, so editing one row touches only that row. */
@@ -168,32 +421,38 @@ export function logicalNameFor(externalCaseId: string): string {
  * `csvFile`), after checking the campaign-wide settings: every problem of
  * both is reported in one error.
  */
-export function campaignRows(args: Pick<IntakeCampaignArgs, "rows" | "csvFile" | "caseTypeId" | "defaults" | "rotation">): SourcedRow[] {
+export function campaignRows(args: CampaignRowsSource & CampaignSettingsArgs): SourcedRow[] {
   const settings = campaignSettingsProblems(args);
   try {
     const rows = readCampaignRows(args);
     if (settings.length > 0) throw new CampaignRowsError(args.csvFile ?? "IntakeCampaign", settings);
     return rows;
   } catch (error) {
-    if (!(error instanceof CampaignRowsError) || settings.length === 0 || error.problems === settings) throw error;
-    throw new CampaignRowsError(error.source, [...settings, ...error.problems]);
+    if (!(error instanceof CampaignRowsError) || settings.length === 0 || error.details === settings) throw error;
+    throw new CampaignRowsError(error.source, [...settings, ...error.details]);
   }
 }
 
-function readCampaignRows(args: Pick<IntakeCampaignArgs, "rows" | "csvFile">): SourcedRow[] {
+/**
+ * The rows of a CSV file, read relative to the working directory; a file
+ * that cannot be read is a problem of the campaign, not a crash. `source`
+ * names the file in messages (default: as given).
+ */
+export function readCampaignCsvFile(csvFile: string, source: string = csvFile): SourcedRow[] {
+  const file = path.resolve(csvFile);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new CampaignRowsError(source, [{ message: `cannot read ${file}: ${unreadableFileReason(error)}` }]);
+  }
+  return parseCampaignCsv(text, source);
+}
+
+function readCampaignRows(args: CampaignRowsSource): SourcedRow[] {
   if ((args.rows === undefined) === (args.csvFile === undefined)) {
-    throw new CampaignRowsError("IntakeCampaign", ["give exactly one of rows or csvFile"]);
+    throw new CampaignRowsError("IntakeCampaign", [{ message: "give exactly one of rows or csvFile" }]);
   }
-  if (args.csvFile !== undefined) {
-    const file = path.resolve(args.csvFile);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      throw new CampaignRowsError(args.csvFile, [`cannot read ${file}: ${unreadableFileReason(error)}`]);
-    }
-    return parseCampaignCsv(text, args.csvFile);
-  }
+  if (args.csvFile !== undefined) return readCampaignCsvFile(args.csvFile);
   return validateCampaignRows(args.rows ?? []);
 }
-

@@ -58,7 +58,8 @@ export const IntakeSessionInputs = z.object({
   externalCaseId: fields.externalId("externalCaseId"),
   externalApplicantId: fields.externalId("externalApplicantId"),
   returnUrl: fields.returnUrl("returnUrl").optional(),
-  locale: fields.locale("locale").optional(),
+  // Sent in canonical case (`NL` → `nl`); the diff compares it so too.
+  locale: fields.canonicalLocale("locale").optional(),
   traceId: fields.traceId("traceId").optional(),
   expiresAt: fields.timestamp("expiresAt").optional(),
   // Leaves room for the `~n` generation suffix within the API's limit.

@@ -3,7 +3,7 @@
  * The pure policies of an intake session: input checks and the diff that
  * decides between no change and replacement.
  */
-import { expiryProblem } from "../../contract/fields";
+import { canonicalLocale, expiryProblem } from "../../contract/fields";
 import { fieldProblems } from "../../contract/messages";
 import { reissueMessage } from "../reissue";
 import { IntakeSessionInputs, REISSUE_REQUESTS, REPLACING_INPUTS, snapshot } from "./inputs";
@@ -100,6 +100,8 @@ function normalize(name: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string") return JSON.stringify(value);
   const trimmed = value.trim();
+  // A locale stored as written before locales were sent in canonical case: `NL` is `nl`.
+  if (name === "locale") return canonicalLocale(trimmed);
   if (name === "expiresAt") {
     const at = Date.parse(trimmed);
     return Number.isNaN(at) ? trimmed : new Date(at).toISOString();

@@ -101,7 +101,17 @@ const CAMPAIGN_LINKS_INPUTS: Record<string, SchemaProperty> = {
   rows: {
     type: "object",
     additionalProperties: { $ref: "#/types/klarefi:index:CampaignRow" },
-    description: "External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.",
+    description:
+      "External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link. " +
+      "Give `rows` or `csvFile`.",
+  },
+  csvFile: {
+    $ref: "pulumi.json#/Asset",
+    description:
+      "Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), " +
+      "as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset(\"applicants.csv\")` in Python (relative to the project folder). " +
+      "The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); " +
+      "its rows are kept in state, so editing one line changes only that row.",
   },
   locale: str("Default locale of the rows."),
   returnUrl: str("Default return URL of the rows."),
@@ -161,7 +171,7 @@ export function klarefiSchema(version: string): Record<string, unknown> {
           "Every link of a campaign in one resource, at the speed of the API for thousands of links: same keys and guarantees as one " +
           "IntakeSession per row, a per-row diff, and a partial failure that the next `up` completes.",
         inputProperties: CAMPAIGN_LINKS_INPUTS,
-        requiredInputs: ["caseTypeId", "rows"],
+        requiredInputs: ["caseTypeId"],
         properties: CAMPAIGN_LINKS_OUTPUTS,
         required: ["caseTypeId", "sessions", "signedUrls", "summary"],
       },

@@ -11,6 +11,33 @@ import { keyScope } from "../idempotency";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 /** The signature of a secret value: `{ [SIG_KEY]: SECRET_SIG, value }`. */
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+/** The signature of an asset: `{ [SIG_KEY]: ASSET_SIG, hash, path | text | uri }`. */
+const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+/** The signature of an archive, which no property of this provider takes. */
+const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
+
+/**
+ * A Pulumi asset as a provider receives it: a file asset's `path` (as the
+ * program wrote it, relative to the project folder), a string asset's
+ * `text` or a remote asset's `uri`, and the engine's `hash` of the contents.
+ */
+export interface WireAsset {
+  path?: string;
+  text?: string;
+  uri?: string;
+  hash?: string;
+}
+
+/** The asset a wire value stands for; `"archive"` for an archive; undefined for anything else. */
+export function wireAsset(value: unknown): WireAsset | "archive" | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (record[SIG_KEY] === ARCHIVE_SIG) return "archive";
+  if (record[SIG_KEY] !== ASSET_SIG) return undefined;
+  const text = (name: string) => (typeof record[name] === "string" ? { [name]: record[name] as string } : {});
+  return { ...text("path"), ...text("text"), ...text("uri"), ...text("hash") };
+}
+
 /** What the engine sends for a value not known yet (during preview). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 

@@ -42,6 +42,8 @@ export function sdkProgramProject(options: {
   args?: readonly string[];
   stackPrefix: string;
   server: { url: string; apiKey: string };
+  /** Files to write into the project folder first, by name (e.g. a campaign's CSV). */
+  files?: Record<string, string>;
 }): SdkProgramProject {
   const base = path.join(repoRoot, ".klarefi", "tmp");
   mkdirSync(base, { recursive: true });
@@ -53,6 +55,7 @@ export function sdkProgramProject(options: {
     path.join(dir, "Pulumi.yaml"),
     `name: ${options.projectName}\nruntime: ${options.runtime}\nbackend:\n  url: file://${backendDir}\n${pluginSection()}`,
   );
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, name), text);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...offlinePulumiEnv(backendDir, home),

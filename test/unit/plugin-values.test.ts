@@ -1,14 +1,16 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { ProviderConnection } from "../../provider/settings";
+import { describe, expect, it, onTestFinished } from "vitest";
 import type { Session } from "../../contract/schemas";
-import type { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
-import type { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
-import { campaignInputProblems, campaignLinksHandler } from "../../provider/plugin/campaign";
+import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
+import { IntakeSessionProviderImpl } from "../../provider/intake-session/provider";
+import { campaignInputProblems, campaignLinksHandler, rowsFromCsvAsset } from "../../provider/plugin/campaign";
 import { importedInputs, intakeSessionHandler } from "../../provider/plugin/resources";
 import { klarefiSchema } from "../../provider/plugin/schema";
 import { plaintextKeyMessage } from "../../provider/plugin/server";
-import { hasUnknowns, isSecret, keyScopeFromUrn, providerConfig, secret, UNKNOWN, unwrapSecrets, withSecrets } from "../../provider/plugin/values";
+import { hasUnknowns, isSecret, keyScopeFromUrn, providerConfig, secret, UNKNOWN, unwrapSecrets, wireAsset, withSecrets } from "../../provider/plugin/values";
 
 const repoRoot = path.resolve(__dirname, "../..");
 
@@ -118,6 +120,67 @@ describe("a plugin campaign's rows and settings", () => {
     const past = "2020-01-01T00:00:00Z";
     expect(campaignInputProblems({}, inputs({ expiresAt: past })).map((p) => p.property)).toEqual(["expiresAt"]);
     expect(campaignInputProblems({ expiresAt: past }, inputs({ expiresAt: past }))).toEqual([]);
+  });
+});
+
+/** An asset as the engine sends it to a provider (Pulumi's wire signature of assets and archives). */
+const SIG = "4dabf18193072939515e22adb298388d";
+const fileAsset = (file: string) => ({ [SIG]: "c44067f5952c0a294b673a41bacd8c17", path: file, hash: "0".repeat(64) });
+const stringAsset = (text: string) => ({ [SIG]: "c44067f5952c0a294b673a41bacd8c17", text, hash: "0".repeat(64) });
+
+/** A project folder holding `applicants.csv` with `csv`. */
+function projectWithCsv(csv: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "klarefi-csv-asset-"));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, "applicants.csv"), csv);
+  return dir;
+}
+
+describe("a plugin campaign's CSV asset", () => {
+  const CSV = "external_case_id,external_applicant_id,locale,return_url\nhail_1,applicant_1,,\nhail_2,applicant_2,NL,https://claims.example.com/2\n";
+
+  it("reads an asset's path, hash and nothing else off the wire", () => {
+    expect(wireAsset(fileAsset("applicants.csv"))).toEqual({ path: "applicants.csv", hash: "0".repeat(64) });
+    expect(wireAsset({ [SIG]: "0def7320c3a5731c473e5ecbe6d01bc7", assets: {} })).toBe("archive");
+    expect(wireAsset("applicants.csv")).toBeUndefined();
+  });
+
+  it("becomes the rows, in the form of the rows property, read from the project folder", () => {
+    const dir = projectWithCsv(CSV);
+    expect(rowsFromCsvAsset(fileAsset("applicants.csv"), dir)).toEqual({
+      rows: { hail_1: { applicant: "applicant_1" }, hail_2: { applicant: "applicant_2", locale: "nl", returnUrl: "https://claims.example.com/2" } },
+    });
+    expect(rowsFromCsvAsset(stringAsset(CSV), dir)).toEqual(rowsFromCsvAsset(fileAsset("applicants.csv"), dir));
+  });
+
+  it("is refused with one failure per problem, naming the file and the line, in IntakeCampaign's words", () => {
+    const dir = projectWithCsv("external_case_id,external_applicant_id,locale,return_url\nhail_1,applicant_1,,,x\nhail_2,,,\n");
+    expect(rowsFromCsvAsset(fileAsset("applicants.csv"), dir)).toEqual({
+      failures: [
+        { property: "", reason: "applicants.csv: line 2: 5 cells, the header has 4 columns" },
+        { property: "", reason: "applicants.csv: line 3: external_applicant_id is required" },
+      ],
+    });
+    expect(rowsFromCsvAsset(fileAsset("missing.csv"), dir)).toEqual({ failures: [{ property: "", reason: "missing.csv: cannot read the file: ENOENT" }] });
+  });
+
+  it("must be a file or string asset", () => {
+    for (const value of [{ [SIG]: "0def7320c3a5731c473e5ecbe6d01bc7", assets: {} }, { [SIG]: "c44067f5952c0a294b673a41bacd8c17", uri: "https://x.example/a.csv" }, "applicants.csv"]) {
+      expect(rowsFromCsvAsset(value)).toEqual({ failures: [{ property: "", reason: expect.stringMatching(/^csvFile must be a file asset/) }] });
+    }
+  });
+
+  it("is checked into rows that state keeps beside the asset, and refused together with rows", async () => {
+    const handler = campaignLinksHandler(new CampaignLinksProviderImpl(new ProviderConnection(), () => ({ info: () => {} })));
+    const urn = "urn:pulumi:dev::hail::klarefi:index:IntakeCampaignLinks::storm";
+    const asset = stringAsset(CSV);
+    const checked = await handler.check(urn, {}, { caseTypeId: "hail_damage", locale: "nl", csvFile: asset });
+    expect(checked.failures).toEqual([]);
+    expect(checked.inputs).toMatchObject({ caseTypeId: "hail_damage", keyScope: "hail/dev/storm", csvFile: asset, rows: { hail_2: { applicant: "applicant_2", locale: "nl" } } });
+    const both = await handler.check(urn, {}, { caseTypeId: "hail_damage", csvFile: asset, rows: { a: { applicant: "b" } } });
+    expect(both.failures).toEqual([{ property: "", reason: "give exactly one of rows or csvFile" }]);
+    const neither = await handler.check(urn, {}, { caseTypeId: "hail_damage" });
+    expect(neither.failures).toEqual([{ property: "", reason: "give exactly one of rows or csvFile" }]);
   });
 });
 

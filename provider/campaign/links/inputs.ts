@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { fields } from "../../../contract/fields";
+import { canonicalLocale, fields } from "../../../contract/fields";
 import { type SessionStatus } from "../../../contract/schemas";
 import type { SessionFields } from "../../session-ops";
 import { campaignRowName } from "../../idempotency";
@@ -19,7 +19,7 @@ import { isPacked, PACKED_ROWS_HEADER, unpackRows } from "./packed";
 /** One applicant's row as the resource stores it, checked with the contract's rules. */
 export const LinkRowInput = z.object({
   applicant: fields.externalId("applicant"),
-  locale: fields.locale("locale").optional(),
+  locale: fields.canonicalLocale("locale").optional(),
   returnUrl: fields.returnUrl("returnUrl").optional(),
 });
 export type LinkRowInput = z.infer<typeof LinkRowInput>;
@@ -29,7 +29,7 @@ export const CampaignLinksInputs = z.object({
   /** `${project}/${stack}/${campaign name}`; each row's key scope adds `-${row name}`. */
   keyScope: z.string().min(1),
   caseTypeId: fields.caseTypeId("caseTypeId"),
-  locale: fields.locale("locale").optional(),
+  locale: fields.canonicalLocale("locale").optional(),
   returnUrl: fields.returnUrl("returnUrl").optional(),
   expiresAt: fields.timestamp("expiresAt").optional(),
   traceId: fields.traceId("traceId").optional(),
@@ -86,6 +86,8 @@ export interface DesiredRow {
   scope: string;
   fields: SessionFields;
   fp: string;
+  /** The campaign's rotation, which `fp` hashes too (links/fingerprint.ts hashes other spellings with it). */
+  rotation: string | undefined;
 }
 
 /** The request fields whose change needs a new link (everything but the expiry). */
@@ -100,13 +102,18 @@ export function desiredRows(inputs: CampaignLinksInputs): Map<string, DesiredRow
       external_case_id: caseId,
       external_applicant_id: row.applicant,
       return_url: row.returnUrl ?? inputs.returnUrl,
-      locale: row.locale ?? inputs.locale,
+      // Canonical case also for old inputs read back raw (the reissue guard's olds).
+      locale: optionalCanonicalLocale(row.locale ?? inputs.locale),
       trace_id: inputs.traceId,
       expires_at: inputs.expiresAt,
     };
-    out.set(caseId, { caseId, scope: campaignRowName(inputs.keyScope, logicalNameFor(caseId)), fields, fp: fingerprint(fields, inputs.rotation) });
+    out.set(caseId, { caseId, scope: campaignRowName(inputs.keyScope, logicalNameFor(caseId)), fields, fp: fingerprint(fields, inputs.rotation), rotation: inputs.rotation });
   }
   return out;
+}
+
+function optionalCanonicalLocale(locale: string | undefined): string | undefined {
+  return locale === undefined ? undefined : canonicalLocale(locale);
 }
 
 /** A short hash of the fields whose change needs a new link, and of the rotation. */

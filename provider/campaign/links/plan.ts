@@ -12,6 +12,7 @@
 import type { CampaignLinksInputs, DesiredRow, LinkState } from "./inputs";
 import { reissueMessage } from "../../reissue";
 import { sameSecond } from "../../session-ops";
+import { fingerprintMatches } from "./fingerprint";
 import { desiredRows, REISSUING_FIELDS } from "./inputs";
 
 /** What an `up` does, row by row. Every list holds external case ids. */
@@ -48,7 +49,7 @@ export function planCampaign(
   for (const [caseId, row] of desired) {
     const current = state[caseId];
     if (current === undefined) plan.create.push(caseId);
-    else if (current.fp !== row.fp) {
+    else if (!fingerprintMatches(current.fp, row.fp, row.fields, row.rotation)) {
       if (current.status === "completed" && !options.rotated) plan.keepCompleted.push(caseId);
       else plan.reissue.push(caseId);
     } else if (current.status === "open" && row.fields.expires_at !== undefined && !sameSecond(current.exp, row.fields.expires_at)) {

@@ -22,29 +22,32 @@ __all__ = ['IntakeCampaignLinksArgs', 'IntakeCampaignLinks']
 class IntakeCampaignLinksArgs:
     def __init__(__self__, *,
                  case_type_id: pulumi.Input[_builtins.str],
-                 rows: pulumi.Input[Mapping[str, pulumi.Input['CampaignRowArgs']]],
+                 csv_file: pulumi.Input[Optional[Union[pulumi.Asset, pulumi.Archive]]] = None,
                  expires_at: pulumi.Input[Optional[_builtins.str]] = None,
                  locale: pulumi.Input[Optional[_builtins.str]] = None,
                  reissue: pulumi.Input[Optional[_builtins.str]] = None,
                  retain_removed_rows: pulumi.Input[Optional[_builtins.bool]] = None,
                  return_url: pulumi.Input[Optional[_builtins.str]] = None,
                  rotation: pulumi.Input[Optional[_builtins.str]] = None,
+                 rows: pulumi.Input[Optional[Mapping[str, pulumi.Input['CampaignRowArgs']]]] = None,
                  trace_id: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a IntakeCampaignLinks resource.
 
         :param pulumi.Input[_builtins.str] case_type_id: Case type of every link, e.g. `hail_damage`.
-        :param pulumi.Input[Mapping[str, pulumi.Input['CampaignRowArgs']]] rows: External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.
+        :param pulumi.Input[Union[pulumi.Asset, pulumi.Archive]] csv_file: Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset("applicants.csv")` in Python (relative to the project folder). The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); its rows are kept in state, so editing one line changes only that row.
         :param pulumi.Input[_builtins.str] expires_at: When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.
         :param pulumi.Input[_builtins.str] locale: Default locale of the rows.
         :param pulumi.Input[_builtins.str] reissue: `"allow"` lets a change that needs a new link (case type, external id, locale, return URL, trace id) revoke and reissue it. Without it such a change is refused before any API call.
         :param pulumi.Input[_builtins.bool] retain_removed_rows: Rows that leave the campaign keep their links instead of being revoked.
         :param pulumi.Input[_builtins.str] return_url: Default return URL of the rows.
         :param pulumi.Input[_builtins.str] rotation: Any label; change it to replace the link(s) with fresh ones while keeping the other inputs.
+        :param pulumi.Input[Mapping[str, pulumi.Input['CampaignRowArgs']]] rows: External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link. Give `rows` or `csvFile`.
         :param pulumi.Input[_builtins.str] trace_id: Trace id for support and debugging; echoed by the API.
         """
         pulumi.set(__self__, "case_type_id", case_type_id)
-        pulumi.set(__self__, "rows", rows)
+        if csv_file is not None:
+            pulumi.set(__self__, "csv_file", csv_file)
         if expires_at is not None:
             pulumi.set(__self__, "expires_at", expires_at)
         if locale is not None:
@@ -57,6 +60,8 @@ class IntakeCampaignLinksArgs:
             pulumi.set(__self__, "return_url", return_url)
         if rotation is not None:
             pulumi.set(__self__, "rotation", rotation)
+        if rows is not None:
+            pulumi.set(__self__, "rows", rows)
         if trace_id is not None:
             pulumi.set(__self__, "trace_id", trace_id)
 
@@ -73,16 +78,16 @@ class IntakeCampaignLinksArgs:
         pulumi.set(self, "case_type_id", value)
 
     @_builtins.property
-    @pulumi.getter
-    def rows(self) -> pulumi.Input[Mapping[str, pulumi.Input['CampaignRowArgs']]]:
+    @pulumi.getter(name="csvFile")
+    def csv_file(self) -> pulumi.Input[Optional[Union[pulumi.Asset, pulumi.Archive]]]:
         """
-        External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.
+        Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset("applicants.csv")` in Python (relative to the project folder). The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); its rows are kept in state, so editing one line changes only that row.
         """
-        return pulumi.get(self, "rows")
+        return pulumi.get(self, "csv_file")
 
-    @rows.setter
-    def rows(self, value: pulumi.Input[Mapping[str, pulumi.Input['CampaignRowArgs']]]):
-        pulumi.set(self, "rows", value)
+    @csv_file.setter
+    def csv_file(self, value: pulumi.Input[Optional[Union[pulumi.Asset, pulumi.Archive]]]):
+        pulumi.set(self, "csv_file", value)
 
     @_builtins.property
     @pulumi.getter(name="expiresAt")
@@ -157,6 +162,18 @@ class IntakeCampaignLinksArgs:
         pulumi.set(self, "rotation", value)
 
     @_builtins.property
+    @pulumi.getter
+    def rows(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input['CampaignRowArgs']]]]:
+        """
+        External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link. Give `rows` or `csvFile`.
+        """
+        return pulumi.get(self, "rows")
+
+    @rows.setter
+    def rows(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input['CampaignRowArgs']]]]):
+        pulumi.set(self, "rows", value)
+
+    @_builtins.property
     @pulumi.getter(name="traceId")
     def trace_id(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -176,6 +193,7 @@ class IntakeCampaignLinks(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  case_type_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 csv_file: pulumi.Input[Optional[Union[pulumi.Asset, pulumi.Archive]]] = None,
                  expires_at: pulumi.Input[Optional[_builtins.str]] = None,
                  locale: pulumi.Input[Optional[_builtins.str]] = None,
                  reissue: pulumi.Input[Optional[_builtins.str]] = None,
@@ -191,13 +209,14 @@ class IntakeCampaignLinks(pulumi.CustomResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] case_type_id: Case type of every link, e.g. `hail_damage`.
+        :param pulumi.Input[Union[pulumi.Asset, pulumi.Archive]] csv_file: Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset("applicants.csv")` in Python (relative to the project folder). The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); its rows are kept in state, so editing one line changes only that row.
         :param pulumi.Input[_builtins.str] expires_at: When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.
         :param pulumi.Input[_builtins.str] locale: Default locale of the rows.
         :param pulumi.Input[_builtins.str] reissue: `"allow"` lets a change that needs a new link (case type, external id, locale, return URL, trace id) revoke and reissue it. Without it such a change is refused before any API call.
         :param pulumi.Input[_builtins.bool] retain_removed_rows: Rows that leave the campaign keep their links instead of being revoked.
         :param pulumi.Input[_builtins.str] return_url: Default return URL of the rows.
         :param pulumi.Input[_builtins.str] rotation: Any label; change it to replace the link(s) with fresh ones while keeping the other inputs.
-        :param pulumi.Input[Mapping[str, pulumi.Input[Union['CampaignRowArgs', 'CampaignRowArgsDict']]]] rows: External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.
+        :param pulumi.Input[Mapping[str, pulumi.Input[Union['CampaignRowArgs', 'CampaignRowArgsDict']]]] rows: External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link. Give `rows` or `csvFile`.
         :param pulumi.Input[_builtins.str] trace_id: Trace id for support and debugging; echoed by the API.
         """
         ...
@@ -225,6 +244,7 @@ class IntakeCampaignLinks(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  case_type_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 csv_file: pulumi.Input[Optional[Union[pulumi.Asset, pulumi.Archive]]] = None,
                  expires_at: pulumi.Input[Optional[_builtins.str]] = None,
                  locale: pulumi.Input[Optional[_builtins.str]] = None,
                  reissue: pulumi.Input[Optional[_builtins.str]] = None,
@@ -245,14 +265,13 @@ class IntakeCampaignLinks(pulumi.CustomResource):
             if case_type_id is None and not opts.urn:
                 raise TypeError("Missing required property 'case_type_id'")
             __props__.__dict__["case_type_id"] = case_type_id
+            __props__.__dict__["csv_file"] = csv_file
             __props__.__dict__["expires_at"] = expires_at
             __props__.__dict__["locale"] = locale
             __props__.__dict__["reissue"] = reissue
             __props__.__dict__["retain_removed_rows"] = retain_removed_rows
             __props__.__dict__["return_url"] = return_url
             __props__.__dict__["rotation"] = rotation
-            if rows is None and not opts.urn:
-                raise TypeError("Missing required property 'rows'")
             __props__.__dict__["rows"] = rows
             __props__.__dict__["trace_id"] = trace_id
             __props__.__dict__["sessions"] = None
