@@ -10,7 +10,21 @@
  */
 import { LOCAL_TEST_API_KEY } from "../contract/fields";
 import { ErrorBody, Headers } from "../contract/schemas";
-import type { NetworkFailure } from "./retry";
+
+/**
+ * What kind of network failure ended an attempt, from the error code Node.js
+ * or undici gave it:
+ * - `refused`: nothing listens at the address (`ECONNREFUSED`);
+ * - `dns`: the host name does not exist (`ENOTFOUND`);
+ * - `dns-retry`: the resolver could not answer yet (`EAI_AGAIN`);
+ * - `tls`: the TLS handshake failed (certificate, protocol);
+ * - `unreachable`: no route to the host or network (`EHOSTUNREACH`, `ENETUNREACH`, …);
+ * - `connect-timeout`: the connection was not set up within the timeout;
+ * - `reset`: a connection broke (`ECONNRESET`, `EPIPE`, undici's closed socket);
+ * - `timeout`: connected, but no answer within the timeout;
+ * - `other`: anything else.
+ */
+export type NetworkFailure = "refused" | "dns" | "dns-retry" | "tls" | "unreachable" | "connect-timeout" | "reset" | "timeout" | "other";
 
 /** What an error knows about the call that failed. */
 export interface KlarefiErrorDetails {

@@ -88,11 +88,15 @@ export class Klarefi {
   constructor(options: KlarefiOptions = {}) {
     const option = (name: string, value: unknown): SourcedValue | undefined =>
       value === undefined ? undefined : { value, from: `the ${name} option` };
-    const baseUrlSource = firstSet(
-      options.baseUrl === undefined ? undefined : { value: options.baseUrl, from: options.baseUrlFrom ?? "the baseUrl option" },
-      fromEnv(process.env, "KLAREFI_BASE_URL"),
-    );
-    const settings = (options as { [RESOLVED]?: ClientSettings })[RESOLVED] ?? resolveClientSettings(
+    const resolved = (options as { [RESOLVED]?: ClientSettings })[RESOLVED];
+    const baseUrlSource =
+      resolved === undefined
+        ? firstSet(
+            options.baseUrl === undefined ? undefined : { value: options.baseUrl, from: options.baseUrlFrom ?? "the baseUrl option" },
+            fromEnv(process.env, "KLAREFI_BASE_URL"),
+          )
+        : undefined;
+    const settings = resolved ?? resolveClientSettings(
       {
         // A given apiKey option wins even when blank (and is then refused); the environment only fills an absent one.
         apiKey: option("apiKey", options.apiKey) ?? fromEnv(process.env, "KLAREFI_API_KEY"),

@@ -24,7 +24,7 @@
  * errors and outages. `maxRetries: 0` still turns every retry off, 429s
  * included.
  */
-import { KlarefiConnectionError, MAX_RETRY_AFTER_MS, parseRetryAfter } from "./errors";
+import { KlarefiConnectionError, MAX_RETRY_AFTER_MS, type NetworkFailure, parseRetryAfter } from "./errors";
 
 /** Default first backoff ceiling. */
 export const DEFAULT_INITIAL_DELAY_MS = 500;
@@ -38,20 +38,7 @@ export const DEFAULT_MAX_RATE_LIMIT_RETRIES = 10;
 /** Statuses that mean "try again later" whatever the body says. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 
-/**
- * What kind of network failure ended an attempt, from the error code Node.js
- * or undici gave it:
- * - `refused`: nothing listens at the address (`ECONNREFUSED`);
- * - `dns`: the host name does not exist (`ENOTFOUND`);
- * - `dns-retry`: the resolver could not answer yet (`EAI_AGAIN`);
- * - `tls`: the TLS handshake failed (certificate, protocol);
- * - `unreachable`: no route to the host or network (`EHOSTUNREACH`, `ENETUNREACH`, …);
- * - `connect-timeout`: the connection was not set up within the timeout;
- * - `reset`: a connection broke (`ECONNRESET`, `EPIPE`, undici's closed socket);
- * - `timeout`: connected, but no answer within the timeout;
- * - `other`: anything else.
- */
-export type NetworkFailure = "refused" | "dns" | "dns-retry" | "tls" | "unreachable" | "connect-timeout" | "reset" | "timeout" | "other";
+export type { NetworkFailure };
 
 const NETWORK_FAILURES: Record<string, NetworkFailure> = {
   ECONNREFUSED: "refused",

@@ -161,7 +161,7 @@ describe("a plugin campaign's CSV asset", () => {
         { property: "", reason: "applicants.csv: line 3: external_applicant_id is required" },
       ],
     });
-    expect(rowsFromCsvAsset(fileAsset("missing.csv"), dir)).toEqual({ failures: [{ property: "", reason: "missing.csv: cannot read the file: ENOENT" }] });
+    expect(rowsFromCsvAsset(fileAsset("missing.csv"), dir)).toEqual({ failures: [{ property: "", reason: `missing.csv: cannot read ${path.join(dir, "missing.csv")}: it does not exist (ENOENT)` }] });
   });
 
   it("must be a file or string asset", () => {

@@ -45,8 +45,11 @@ export const CampaignLinksInputs = z.object({
   ),
   /** The resource's place among the campaign's shards: `index` of `count` (absent: the only one). */
   shard: z.object({ index: z.int().min(0), count: z.int().min(1) }).optional(),
-  /** Where the rows came from when that was a CSV file, so messages name its columns. */
-  csvFile: z.string().optional(),
+  /**
+   * Where the rows came from when that was a CSV file, so messages name its
+   * columns: the file's name (`IntakeCampaign`), or the plugin's file asset.
+   */
+  csvFile: z.unknown().optional(),
 });
 export type CampaignLinksInputs = z.infer<typeof CampaignLinksInputs>;
 
@@ -92,6 +95,13 @@ export interface DesiredRow {
 
 /** The request fields whose change needs a new link (everything but the expiry). */
 export const REISSUING_FIELDS = ["case_type_id", "external_applicant_id", "return_url", "locale", "trace_id"] as const;
+
+/** The name of the CSV file the rows came from (a name, or a file asset's path), if any. */
+export function csvFileName(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (typeof value === "object" && value !== null && typeof (value as { path?: unknown }).path === "string") return (value as { path: string }).path;
+  return undefined;
+}
 
 /** The effective request of every row: the row's own values, then the campaign's defaults. */
 export function desiredRows(inputs: CampaignLinksInputs): Map<string, DesiredRow> {

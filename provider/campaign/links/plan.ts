@@ -13,7 +13,7 @@ import type { CampaignLinksInputs, DesiredRow, LinkState } from "./inputs";
 import { reissueMessage } from "../../reissue";
 import { sameSecond } from "../../session-ops";
 import { fingerprintMatches } from "./fingerprint";
-import { desiredRows, REISSUING_FIELDS } from "./inputs";
+import { csvFileName, desiredRows, REISSUING_FIELDS } from "./inputs";
 
 /** What an `up` does, row by row. Every list holds external case ids. */
 export interface CampaignPlan {
@@ -82,7 +82,8 @@ export function reissuingFieldChanges(olds: Partial<CampaignLinksInputs>, news: 
       if ((old.fields[name] ?? "") === (row.fields[name] ?? "")) continue;
       const own = ROW_FIELDS[name];
       const fromRow = own !== undefined && (olds.rows[caseId]?.[own.input] ?? "") !== (news.rows[caseId]?.[own.input] ?? "");
-      changed.add(fromRow && news.csvFile !== undefined ? `${own.csv} in ${news.csvFile}` : (PROGRAM_NAMES[name] ?? name));
+      const csv = csvFileName(news.csvFile);
+      changed.add(fromRow && csv !== undefined ? `${own.csv} in ${csv}` : (PROGRAM_NAMES[name] ?? name));
     }
   }
   return [...changed];

@@ -38,9 +38,6 @@ func NewIntakeCampaignLinks(ctx *pulumi.Context,
 	if args.CaseTypeId == nil {
 		return nil, errors.New("invalid value for required argument 'CaseTypeId'")
 	}
-	if args.Rows == nil {
-		return nil, errors.New("invalid value for required argument 'Rows'")
-	}
 	secrets := pulumi.AdditionalSecretOutputs([]string{
 		"signedUrls",
 	})
@@ -86,6 +83,8 @@ func IntakeCampaignLinksExists(ctx *pulumi.Context,
 type intakeCampaignLinksArgs struct {
 	// Case type of every link, e.g. `hail_damage`.
 	CaseTypeId string `pulumi:"caseTypeId"`
+	// Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset("applicants.csv")` in Python (relative to the project folder). The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); its rows are kept in state, so editing one line changes only that row.
+	CsvFile pulumi.AssetOrArchive `pulumi:"csvFile"`
 	// When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.
 	ExpiresAt *string `pulumi:"expiresAt"`
 	// Default locale of the rows.
@@ -98,7 +97,7 @@ type intakeCampaignLinksArgs struct {
 	ReturnUrl *string `pulumi:"returnUrl"`
 	// Any label; change it to replace the link(s) with fresh ones while keeping the other inputs.
 	Rotation *string `pulumi:"rotation"`
-	// External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.
+	// External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link. Give `rows` or `csvFile`.
 	Rows map[string]CampaignRow `pulumi:"rows"`
 	// Trace id for support and debugging; echoed by the API.
 	TraceId *string `pulumi:"traceId"`
@@ -108,6 +107,8 @@ type intakeCampaignLinksArgs struct {
 type IntakeCampaignLinksArgs struct {
 	// Case type of every link, e.g. `hail_damage`.
 	CaseTypeId pulumi.StringInput
+	// Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset("applicants.csv")` in Python (relative to the project folder). The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); its rows are kept in state, so editing one line changes only that row.
+	CsvFile pulumi.AssetOrArchiveInput
 	// When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.
 	ExpiresAt pulumi.StringPtrInput
 	// Default locale of the rows.
@@ -120,7 +121,7 @@ type IntakeCampaignLinksArgs struct {
 	ReturnUrl pulumi.StringPtrInput
 	// Any label; change it to replace the link(s) with fresh ones while keeping the other inputs.
 	Rotation pulumi.StringPtrInput
-	// External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link.
+	// External case id → the applicant and the row's own overrides. Adding, removing or editing a row touches only that row's link. Give `rows` or `csvFile`.
 	Rows CampaignRowMapInput
 	// Trace id for support and debugging; echoed by the API.
 	TraceId pulumi.StringPtrInput
