@@ -80,6 +80,23 @@ export interface CampaignLinksOutputs {
   summary: StatusSummary;
   /** Replaced links whose revoke failed; retried by every later `up` and by `destroy`. */
   retiring?: string[];
+  /**
+   * A digest of the inputs the last `up` carried out in full (absent after a
+   * partial failure, or once a refresh saw a link change): while the inputs
+   * still have this digest, `diff` knows nothing is to do without reading a row.
+   */
+  applied?: string;
+}
+
+/** The digest {@link CampaignLinksOutputs.applied} holds: every input but the serialized provider, as the engine sends them. */
+export function inputsDigest(raw: Record<string, unknown>): string {
+  const hash = createHash("sha256");
+  for (const key of Object.keys(raw).sort()) {
+    if (key === "__provider") continue;
+    const value = raw[key];
+    hash.update(key).update("\u0000").update(typeof value === "string" ? value : JSON.stringify(value) ?? "").update("\u0000");
+  }
+  return hash.digest("hex").slice(0, 24);
 }
 
 /** One row as it should be: the request to send and its fingerprint. */

@@ -14,6 +14,7 @@ import { engineProgress, progressReporter, type ProgressSink } from "../../engin
 import { baseIdempotencyKey } from "../../idempotency";
 import { isRecord } from "../../intake-session/policy";
 import { type ProviderConnection, sharedProviderConnection } from "../../settings";
+import { sameSecond } from "../../session-ops";
 import { createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
 import {
   CampaignLinksInputs,
@@ -21,6 +22,7 @@ import {
   type DesiredRow,
   desiredRows,
   type LinkState,
+  inputsDigest,
   summarize,
 } from "./inputs";
 import { withoutUserErrorTraces } from "../../host-errors";
@@ -49,15 +51,24 @@ const MAX_LISTED_FAILURES = 20;
  * replacement was made: every later operation tries them again.
  */
 function stateFrom(olds: Record<string, unknown>): { sessions: Record<string, LinkState>; signedUrls: Record<string, string>; retiring: string[] } {
-  // The dynamic provider keeps the links packed (packed.ts); the plugin, and state written before 0.2, as maps.
-  const sessions = isPacked(olds.links, PACKED_LINKS_HEADER) ? unpackLinks(olds.links) : isRecord(olds.sessions) ? (olds.sessions as Record<string, LinkState>) : {};
+  const sessions = linksOf(olds);
   const signedUrls = isPacked(olds.urls, PACKED_URLS_HEADER)
     ? unpackUrls(olds.urls, sessions)
     : isRecord(olds.signedUrls)
-      ? (olds.signedUrls as Record<string, string>)
+      ? { ...(olds.signedUrls as Record<string, string>) }
       : {};
-  const retiring = Array.isArray(olds.retiring) ? olds.retiring.filter((id): id is string => typeof id === "string") : [];
-  return { sessions: { ...sessions }, signedUrls: { ...signedUrls }, retiring };
+  return { sessions, signedUrls, retiring: retiringOf(olds) };
+}
+
+/** The links' state alone (what a plan needs), without the signed URLs. */
+function linksOf(olds: Record<string, unknown>): Record<string, LinkState> {
+  // The dynamic provider keeps the links packed (packed.ts); the plugin, and state written before 0.2, as maps.
+  if (isPacked(olds.links, PACKED_LINKS_HEADER)) return unpackLinks(olds.links);
+  return isRecord(olds.sessions) ? { ...(olds.sessions as Record<string, LinkState>) } : {};
+}
+
+function retiringOf(olds: Record<string, unknown>): string[] {
+  return Array.isArray(olds.retiring) ? olds.retiring.filter((id): id is string => typeof id === "string") : [];
 }
 
 function linkState(session: Session, fp: string): LinkState {
@@ -71,6 +82,18 @@ function reasonOf(error: unknown): string {
 /** The campaign's display name: the last part of its key scope. */
 function campaignLabel(keyScope: string): string {
   return keyScope.split("/").pop() ?? keyScope;
+}
+
+/** Rows in stored links or inputs without reading them: packed lines, or a map's keys. */
+function rowCountOf(props: Record<string, unknown>): number | undefined {
+  const packed = props.links ?? props.rows;
+  if (typeof packed === "string") {
+    let n = 0;
+    for (let i = packed.indexOf("\n"); i !== -1 && i < packed.length - 1; i = packed.indexOf("\n", i + 1)) n++;
+    return n;
+  }
+  if (isRecord(props.sessions)) return Object.keys(props.sessions).length;
+  return isRecord(props.rows) ? Object.keys(props.rows).length : undefined;
 }
 
 /** How a shard is named in messages: ` [3/64]`, nothing for a campaign in one resource. */
@@ -152,6 +175,8 @@ export class CampaignLinksProviderImpl {
   async check(olds: Record<string, unknown>, news: Record<string, unknown>) {
     const problem = this.#sessions.configProblem();
     if (problem) return { inputs: news, failures: [problem] };
+    // Inputs the engine already checked and stored, sent again unchanged (packed rows): nothing to check.
+    if (typeof news.rows === "string" && inputsDigest(olds) === inputsDigest(news)) return { inputs: news, failures: [] };
     const parsed = CampaignLinksInputs.safeParse(news);
     if (!parsed.success) {
       const failures = parsed.error.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issueMessage(issue, news) }));
@@ -175,9 +200,14 @@ export class CampaignLinksProviderImpl {
    * that change are named in the Pulumi output, with the count of the rest.
    */
   async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+    // The inputs the last up carried out in full, with every row still in state: nothing to do, no row read.
+    if (typeof olds.applied === "string" && olds.applied === inputsDigest(news) && rowCountOf(olds) === rowCountOf(news)) {
+      return { changes: Array.isArray(olds.retiring) && olds.retiring.length > 0, replaces: [], deleteBeforeReplace: false };
+    }
     const inputs = CampaignLinksInputs.parse(news);
-    const { sessions, retiring } = stateFrom(olds);
-    const plan = this.plan(olds, inputs);
+    const sessions = linksOf(olds);
+    const retiring = retiringOf(olds);
+    const plan = this.planFor(sessions, olds, inputs);
     const allowed = inputs.reissue === "allow" || this.rotated(olds, inputs);
     const fields = this.#changedFields.get(inputs.keyScope + shardSuffix(inputs)) ?? [];
     const refusal = reissueRefusal(sessions, plan, { allowed, fields });
@@ -189,20 +219,23 @@ export class CampaignLinksProviderImpl {
   }
 
   private plan(olds: Record<string, unknown>, inputs: CampaignLinksInputs): CampaignPlan {
-    const { sessions } = stateFrom(olds);
+    return this.planFor(linksOf(olds), olds, inputs);
+  }
+
+  private planFor(sessions: Record<string, LinkState>, olds: Record<string, unknown>, inputs: CampaignLinksInputs): CampaignPlan {
     return planCampaign(sessions, desiredRows(inputs), { rotated: this.rotated(olds, inputs), retainRemovedRows: inputs.retainRemovedRows ?? false });
   }
 
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: CampaignLinksOutputs }> {
     const inputs = CampaignLinksInputs.parse(raw);
     const id = inputs.keyScope + (inputs.shard === undefined || inputs.shard.count === 1 ? "" : `#${inputs.shard.index + 1}of${inputs.shard.count}`);
-    const outs = await this.apply({}, inputs, "create", id);
+    const outs = await this.apply({}, inputs, "create", id, inputsDigest(raw));
     return { id, outs };
   }
 
   async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: CampaignLinksOutputs }> {
     const inputs = CampaignLinksInputs.parse(news);
-    return { outs: await this.apply(olds, inputs, "update", id) };
+    return { outs: await this.apply(olds, inputs, "update", id, inputsDigest(news)) };
   }
 
   /**
@@ -215,11 +248,12 @@ export class CampaignLinksProviderImpl {
     inputs: CampaignLinksInputs,
     operation: "create" | "update",
     id = inputs.keyScope,
+    digest?: string,
   ): Promise<CampaignLinksOutputs> {
     const client = await this.#sessions.client();
     const { sessions, signedUrls, retiring: stillRetiring } = stateFrom(olds);
     const desired = desiredRows(inputs);
-    const plan = this.plan(olds, inputs);
+    const plan = this.planFor(sessions, olds, inputs);
     const label = campaignLabel(inputs.keyScope);
     const failures: RowFailure[] = [];
     const progress = progressReporter(this.#progress(), `${label}`, planSize(plan));
@@ -312,6 +346,7 @@ export class CampaignLinksProviderImpl {
       signedUrls,
       summary: summarize(sessions),
       ...(retiring.length === 0 ? {} : { retiring }),
+      ...(failures.length === 0 && digest !== undefined ? { applied: digest } : {}),
     };
     if (failures.length > 0) {
       // The engine shows an init failure through its reasons, not its message.
@@ -338,16 +373,20 @@ export class CampaignLinksProviderImpl {
     const client = await this.#sessions.client();
     const { sessions, signedUrls } = stateFrom(props);
     const changed: string[] = [];
+    let movedDeadlines = 0;
+    let gone = 0;
     const results = await settleAll(Object.keys(sessions), async (caseId) => {
       const old = sessions[caseId] as LinkState;
       const session = await retrieveSession(client, old.id);
       if (session === undefined) {
         changed.push(`${caseId} ${old.status} → gone`);
+        gone++;
         delete sessions[caseId];
         delete signedUrls[caseId];
         return;
       }
       if (session.status !== old.status) changed.push(`${caseId} ${old.status} → ${session.status}`);
+      if (!sameSecond(old.exp, session.expires_at)) movedDeadlines++;
       sessions[caseId] = { ...old, status: session.status, exp: session.expires_at };
       signedUrls[caseId] = session.signed_url;
     });
@@ -361,13 +400,17 @@ export class CampaignLinksProviderImpl {
       const shown = changed.slice(0, MAX_LISTED_FAILURES).join(", ") + (changed.length > MAX_LISTED_FAILURES ? `, and ${changed.length - MAX_LISTED_FAILURES} more` : "");
       this.#progress().info(`${campaignLabel(String(props.keyScope ?? id))}: ${changed.length} session${changed.length === 1 ? "" : "s"} changed status: ${shown}`);
     }
-    return { id, props: { ...props, sessions, signedUrls, summary } };
+    // A deadline moved outside Pulumi, or a row gone: the next diff must read the rows again.
+    const { applied, ...rest } = props;
+    const keep = movedDeadlines === 0 && gone === 0 && applied !== undefined ? { applied } : {};
+    return { id, props: { ...rest, ...keep, sessions, signedUrls, summary } };
   }
 
   /** Destroy: revokes every link that is not already closed. */
   async delete(_id: string, props: Record<string, unknown>): Promise<void> {
     const client = await this.#sessions.client();
-    const { sessions, retiring } = stateFrom(props);
+    const sessions = linksOf(props);
+    const retiring = retiringOf(props);
     const live: [string, { id: string }][] = Object.entries(sessions).filter(([, s]) => s.status !== "revoked" && s.status !== "expired");
     for (const id of retiring) live.push([`(replaced link ${id})`, { id }]);
     const label = campaignLabel(String(props.keyScope ?? ""));
