@@ -8,6 +8,7 @@ import { pulumiProcessEnv } from "../../scripts/pulumi-env";
 import { installInto, packRepository, userProjectEnv } from "../helpers/package";
 import { repoRoot, TEST_PASSPHRASE } from "../helpers/pulumi";
 import { callsSince, startTestServer, type TestServer } from "../helpers/server";
+import { unpackLinks } from "../../provider/campaign/links/packed";
 
 // The packed package installed into a project outside the repository, driven
 // by the Pulumi CLI against the local server: how a campaign CSV's layout
@@ -133,7 +134,7 @@ function fixtureDatabase(dir: string): string {
 }
 
 describe("a bulk campaign written at 9f8ad13 with locales NL, nl and nl-nl (test/fixtures/bulk-9f8ad13)", () => {
-  it("imports with no change and no API call; writing a locale in another case reissues nothing; a new row's locale is sent in canonical case; destroy revokes every live link", async () => {
+  it("imports, moves to the packed form on the next up with no API call and no link changed; writing a locale in another case reissues nothing; a new row's locale is sent in canonical case; destroy revokes every live link", async () => {
     const dir = path.join(scratch, "bulk1");
     const program = readFileSync(path.join(FIXTURE, "program", "index.js"), "utf8");
     writeProject(dir, "klarefi-bulk1", program);
@@ -149,7 +150,21 @@ describe("a bulk campaign written at 9f8ad13 with locales NL, nl and nl-nl (test
       expect(Object.keys(sessionsBefore)).toHaveLength(20);
       expect([sessionsBefore.hail_03?.locale, sessionsBefore.hail_09?.locale]).toEqual(["NL", "nl-nl"]);
 
+      // The first up after the upgrade rewrites the stored maps in the packed form, with no API call and no link changed.
       let before = await fixtureServer.admin.apiCalls();
+      const migrating = await stack.preview();
+      expect(migrating.changeSummary).toEqual({ same: 2, update: 1 }); // the bulk resource's stored form
+      await stack.up();
+      expect(callsSince(before, await fixtureServer.admin.apiCalls())).toEqual({});
+      const exported = await stack.run(["stack", "export", ...stack.scope]);
+      const bulk = (JSON.parse(exported.stdout) as { deployment: { resources: { type: string; outputs?: Record<string, unknown> }[] } }).deployment.resources.find(
+        (r) => r.type === "pulumi-nodejs:dynamic/klarefi:IntakeCampaignLinks",
+      );
+      expect(bulk?.outputs?.sessions).toBeUndefined();
+      expect(Object.fromEntries(Object.entries(unpackLinks(String(bulk?.outputs?.links))).map(([c, l]) => [c, l.id]))).toEqual(
+        Object.fromEntries(Object.entries(sessionsBefore).map(([c, s]) => [c, s.session_id])),
+      );
+      before = await fixtureServer.admin.apiCalls();
       const unchanged = await stack.preview();
       expect(unchanged.changeSummary).toEqual({ same: 3 }); // the stack, the campaign and its bulk resource
       expect(callsSince(before, await fixtureServer.admin.apiCalls())).toEqual({});

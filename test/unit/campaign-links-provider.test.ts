@@ -3,6 +3,7 @@ import { KlarefiApiError, KlarefiConnectionError } from "../../client/errors";
 import type { Klarefi } from "../../client/klarefi";
 import type { CreateSessionRequest, Session } from "../../contract/schemas";
 import type { CampaignLinksInputs } from "../../provider/campaign/links/inputs";
+import { packRows } from "../../provider/campaign/links/packed";
 import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
 import type { ProviderConnection } from "../../provider/settings";
 
@@ -143,5 +144,36 @@ describe("the bulk provider against an API it cannot reach", () => {
     lines.length = 0;
     await provider.update(created.id, created.outs as unknown as Record<string, unknown>, { ...inputs("fr"), rows: { c1: { applicant: "a1" }, c2: { applicant: "a2" }, c3: { applicant: "a3" } } });
     expect(lines).toEqual(["hail: created 1, reissued 1, extended 0, revoked 0, kept 1 completed"]);
+  });
+});
+
+describe("the bulk provider's digest of the inputs it carried out", () => {
+  const packed = (locale: string) => ({ ...inputs(locale), rows: packRows(inputs(locale).rows) });
+
+  it("lets diff answer 'no change' for the same inputs without reading a row, and read the rows again for other inputs", async () => {
+    const klarefi = fakeKlarefi();
+    const provider = new CampaignLinksProviderImpl(klarefi.impl, () => ({ info: () => {} }));
+    const created = await provider.create(packed("nl"));
+    expect(created.outs.applied).toMatch(/^[0-9a-f]{24}$/);
+    const outs = created.outs as unknown as Record<string, unknown>;
+    expect((await provider.diff(created.id, outs, packed("nl"))).changes).toBe(false);
+    // Stored links the digest cannot vouch for (a row missing) are read again: the missing row is created.
+    const { c2: _dropped, ...oneRow } = created.outs.sessions;
+    expect((await provider.diff(created.id, { ...outs, sessions: oneRow }, packed("nl"))).changes).toBe(true);
+    expect((await provider.diff(created.id, outs, packed("fr"))).changes).toBe(true);
+  });
+
+  it("is dropped by a refresh that saw a deadline move outside Pulumi, and kept by one that saw nothing change", async () => {
+    const klarefi = fakeKlarefi();
+    const provider = new CampaignLinksProviderImpl(klarefi.impl, () => ({ info: () => {} }));
+    const created = await provider.create({ ...packed("nl"), expiresAt: "2027-06-30T00:00:00Z" });
+    const outs = created.outs as unknown as Record<string, unknown>;
+    expect((await provider.read(created.id, outs)).props.applied).toBe(created.outs.applied);
+    const [first] = klarefi.sessions.values();
+    first!.expires_at = "2027-08-31T00:00:00Z";
+    const refreshed = await provider.read(created.id, outs);
+    expect(refreshed.props.applied).toBeUndefined();
+    // The next diff reads the rows and moves that deadline back.
+    expect((await provider.diff(created.id, refreshed.props, { ...packed("nl"), expiresAt: "2027-06-30T00:00:00Z" })).changes).toBe(true);
   });
 });

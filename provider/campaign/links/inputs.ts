@@ -94,9 +94,22 @@ export function inputsDigest(raw: Record<string, unknown>): string {
   for (const key of Object.keys(raw).sort()) {
     if (key === "__provider") continue;
     const value = raw[key];
-    hash.update(key).update("\u0000").update(typeof value === "string" ? value : JSON.stringify(value) ?? "").update("\u0000");
+    hash.update(key).update("\u0000").update(typeof value === "string" ? value : stableJson(value)).update("\u0000");
   }
   return hash.digest("hex").slice(0, 24);
+}
+
+/** JSON with every object's keys sorted: the engine does not promise the order of a map's keys. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${stableJson(record[key])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }
 
 /** One row as it should be: the request to send and its fingerprint. */
