@@ -100,6 +100,7 @@ export function rowsFromCsvAsset(value: unknown, projectDir: string = process.cw
 export function campaignLinksHandler(impl: CampaignLinksProviderImpl = sharedCampaignLinksImpl()): ResourceHandler {
   const secrets = SECRET_OUTPUTS[CAMPAIGN_LINKS_TOKEN] ?? [];
   return {
+    cancel: () => impl.cancel(),
     async check(urn, olds, news) {
       let inputs: Props = { ...news, keyScope: keyScopeFromUrn(urn) };
       if (hasUnknowns(news)) return { inputs, failures: [] };

@@ -28,6 +28,8 @@ export interface ResourceHandler {
   read(id: string, urn: string, props: Props): Promise<{ id: string; props: Props; inputs?: Props }>;
   update(id: string, olds: Props, news: Props): Promise<{ outs: Props }>;
   delete(id: string, props: Props): Promise<void>;
+  /** The engine's `Cancel` (Ctrl-C): stop starting work, and let what runs return what it finished. */
+  cancel?(): void;
 }
 
 /** Outputs of each type that are secret on the wire (and so encrypted in state). */

@@ -206,7 +206,11 @@ export function providerService(
       await handlerFor(req.getUrn()).delete(req.getId(), toJs(req.getProperties()));
       return new proto.empty.Empty();
     }),
-    cancel: unary(async () => new proto.empty.Empty()),
+    // Ctrl-C: a bulk campaign in flight starts no more rows and returns what it finished, which the engine records.
+    cancel: unary(async () => {
+      for (const handler of made.values()) handler.cancel?.();
+      return new proto.empty.Empty();
+    }),
   };
 }
 

@@ -8,7 +8,7 @@ import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provide
 import type { ProviderConnection } from "../../provider/settings";
 
 /** An in-memory Klarefi whose next revokes can be made to fail, behind the bulk provider. */
-function fakeKlarefi() {
+function fakeKlarefi(delayMs = 0) {
   const sessions = new Map<string, Session>();
   const byKey = new Map<string, string>();
   let failRevokes = 0;
@@ -33,6 +33,7 @@ function fakeKlarefi() {
   const client = {
     sessions: {
       async create(body: CreateSessionRequest) {
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
         const known = byKey.get(body.idempotency_key);
         if (known) return sessions.get(known) as Session;
         const created = session(body);
@@ -175,5 +176,24 @@ describe("the bulk provider's digest of the inputs it carried out", () => {
     expect(refreshed.props.applied).toBeUndefined();
     // The next diff reads the rows and moves that deadline back.
     expect((await provider.diff(created.id, refreshed.props, { ...packed("nl"), expiresAt: "2027-06-30T00:00:00Z" })).changes).toBe(true);
+  });
+});
+
+describe("the bulk provider when the engine cancels (Ctrl-C through the provider plugin)", () => {
+  it("starts no more rows, fails with the rows it finished in its state, and says the run was cancelled", async () => {
+    const klarefi = fakeKlarefi(2);
+    const provider = new CampaignLinksProviderImpl(klarefi.impl, () => ({ info: () => {} }));
+    const rows = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`c${i}`, { applicant: `a${i}` }]));
+    const running = provider.create({ keyScope: "p/s/hail", caseTypeId: "hail_damage", rows }).catch((e: unknown) => e);
+    // Let some rows finish, then cancel.
+    await new Promise((r) => setTimeout(r, 20));
+    provider.cancel();
+    const failure = (await running) as Error & { properties: { sessions: Record<string, unknown> } };
+    expect(failure).toBeInstanceOf(Error);
+    expect(failure.message).toMatch(/were not attempted \(the run was cancelled \(Ctrl-C\), so no further rows were started\)/);
+    const made = Object.keys(failure.properties.sessions).length;
+    expect(made).toBeGreaterThan(0);
+    expect(made).toBeLessThan(400);
+    expect(klarefi.sessions.size).toBe(made);
   });
 });

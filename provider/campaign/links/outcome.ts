@@ -40,6 +40,7 @@ export class ConnectionBreaker {
   #inARow = 0;
   #open = false;
   #last: unknown;
+  #cancelled: string | undefined;
 
   constructor(limit: number = CONNECTION_FAILURES_IN_A_ROW) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`the breaker's limit must be a positive integer, got ${limit}`);
@@ -62,8 +63,15 @@ export class ConnectionBreaker {
     return this.#open;
   }
 
+  /** Opens the breaker for another reason than the network (the engine's cancel): no further rows start. */
+  cancel(reason: string): void {
+    this.#cancelled = reason;
+    this.#open = true;
+  }
+
   /** Why rows were not started, for messages (only meaningful once open). */
   get reason(): string {
+    if (this.#cancelled !== undefined) return this.#cancelled;
     const last = this.#last instanceof Error ? `; the last: ${this.#last.message}` : "";
     return `the Klarefi API could not be reached for ${this.limit} rows in a row, so no further rows were started${last}`;
   }

@@ -42,6 +42,9 @@ import {
   runRows,
 } from "./outcome";
 
+/** Why rows were not started after the engine's cancel. */
+const CANCELLED = "the run was cancelled (Ctrl-C), so no further rows were started";
+
 /** The most failed rows an error message lists one by one. */
 const MAX_LISTED_FAILURES = 20;
 
@@ -159,12 +162,26 @@ export function planSummary(label: string, plan: CampaignPlan, rows: number): st
 export class CampaignLinksProviderImpl {
   readonly #sessions: ProviderConnection;
   readonly #progress: () => ProgressSink;
+  /** The breakers of the runs in flight, which the engine's cancel opens. */
+  readonly #breakers = new Set<ConnectionBreaker>();
+  #cancelled = false;
   /** The reissuing fields `check` found changed, by key scope, for the sentence of a refusal in `diff`. */
   readonly #changedFields = new Map<string, string[]>();
 
   constructor(sessions: ProviderConnection = sharedProviderConnection(), progress: () => ProgressSink = () => engineProgress()) {
     this.#sessions = sessions;
     this.#progress = progress;
+  }
+
+  /**
+   * The engine's `Cancel` (Ctrl-C; the provider plugin forwards it, the
+   * dynamic-provider host does not): runs in flight start no more rows and
+   * fail with what they finished, which the engine records, so the next
+   * `up` does only what is left.
+   */
+  cancel(): void {
+    this.#cancelled = true;
+    for (const breaker of this.#breakers) breaker.cancel(CANCELLED);
   }
 
   /** Called by the engine with the stack's config before the first operation. */
@@ -268,7 +285,10 @@ export class CampaignLinksProviderImpl {
 
     const retiring: string[] = [];
     // Outcome hook (outcome.ts): every stage shares one breaker, so an unreachable API stops the whole run early.
-    const rows = { concurrency: rowConcurrency(client.maxConcurrency), breaker: new ConnectionBreaker() };
+    const breaker = new ConnectionBreaker();
+    if (this.#cancelled) breaker.cancel(CANCELLED);
+    this.#breakers.add(breaker);
+    const rows = { concurrency: rowConcurrency(client.maxConcurrency), breaker };
     const each = <T, R>(items: readonly T[], task: (item: T) => Promise<R>, onSettled?: (s: { ok: boolean; notAttempted?: boolean }) => void) =>
       runRows(items, task, { ...rows, ...(onSettled ? { onSettled } : {}) });
     let counts: Parameters<typeof appliedCounts>[0] | undefined;
@@ -334,6 +354,7 @@ export class CampaignLinksProviderImpl {
       counts = { reissue, create: created, extend: extended, revoke: revoked, keptCompleted: plan.keepCompleted.length, forgotten: plan.forget.length };
     } finally {
       progress.stop();
+      this.#breakers.delete(breaker);
     }
     // Outcome hook: one line that says what this run did.
     if (counts) this.#progress().info(appliedSummary(label, appliedCounts(counts)));
