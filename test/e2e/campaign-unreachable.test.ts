@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PulumiCliError, withCliStack } from "../../scripts/pulumi-cli";
 import { installInto, packRepository, userProjectEnv, type PackedPackage } from "../helpers/package";
+import { startTestServer } from "../helpers/server";
 import { repoRoot, TEST_PASSPHRASE } from "../helpers/pulumi";
 
 // A new user's first bulk campaign against an API that is not there: the
@@ -69,7 +70,7 @@ describe("a 2,000-row bulk campaign against an unreachable API, from a project o
   });
 
   it(
-    "stops after 10 refused rows, groups the reason into one line that names klarefi:baseUrl, counts the rows not attempted, writes no links file, and destroys afterwards",
+    "stops after 10 refused rows, groups the reason into one line that names klarefi:baseUrl, counts the rows not attempted, writes no links file, and takes a reissuing fix afterwards without refusing it",
     async () => {
       const port = await closedPort();
       await withCliStack(
@@ -109,8 +110,24 @@ describe("a 2,000-row bulk campaign against an unreachable API, from a project o
           expect(output).not.toContain("Wrote ");
           expect(() => readFileSync(path.join(project, "links.csv"))).toThrow();
 
-          // Nothing was made, so nothing is left to revoke: destroy succeeds without the API.
-          await stack.destroy();
+          // The fix after a failed create: a change that would need new links for live rows is not refused,
+          // because no row has a link yet; the next up, against a reachable API, makes every link.
+          const server = await startTestServer();
+          try {
+            await stack.setConfig("klarefi:baseUrl", server.url);
+            await stack.setConfig("klarefi:apiKey", server.apiKey, { secret: true });
+            writeFileSync(path.join(project, "index.js"), PROGRAM.replace('mode: "bulk",', 'mode: "bulk",\n  defaults: { locale: "fr" },'));
+            // A refused change would fail this up before any API call.
+            await stack.up();
+            const open = await server.admin.sessions({ case_type_id: "hail_damage", status: "open" });
+            expect(open).toHaveLength(ROWS);
+            expect(new Set(open.map((s) => s.locale))).toEqual(new Set(["fr"]));
+            await stack.destroy();
+            expect(await server.admin.sessions({ case_type_id: "hail_damage", status: "open" })).toEqual([]);
+          } finally {
+            writeFileSync(path.join(project, "index.js"), PROGRAM);
+            await server.stop();
+          }
           expect(await stack.resources()).toEqual([]);
         },
       );
