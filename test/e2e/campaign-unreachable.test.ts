@@ -70,7 +70,7 @@ describe("a 2,000-row bulk campaign against an unreachable API, from a project o
   });
 
   it(
-    "stops after 10 refused rows, groups the reason into one line that names klarefi:baseUrl, counts the rows not attempted, writes no links file, and takes a reissuing fix afterwards without refusing it",
+    "stops after 10 refused rows, groups the reason into one line that names klarefi:baseUrl, counts the rows not attempted, writes no links file, takes a reissuing fix afterwards without refusing it, and after a part-failed up refreshes and destroys every link made",
     async () => {
       const port = await closedPort();
       await withCliStack(
@@ -122,6 +122,19 @@ describe("a 2,000-row bulk campaign against an unreachable API, from a project o
             const open = await server.admin.sessions({ case_type_id: "hail_damage", status: "open" });
             expect(open).toHaveLength(ROWS);
             expect(new Set(open.map((s) => s.locale))).toEqual(new Set(["fr"]));
+            await stack.destroy();
+            expect(await server.admin.sessions({ case_type_id: "hail_damage", status: "open" })).toEqual([]);
+
+            // A part-failed up (half the creates answered 500, no retries), then refresh and destroy: every link made is revoked.
+            await stack.setConfig("klarefi:maxRetries", "0");
+            await server.admin.setFaults({ seed: 5, rate500: 0.5 });
+            const partial = failedOutput(await stack.up().then(() => undefined, (error: unknown) => error));
+            expect(partial).toMatch(/Provisioning campaign hail-2027: [\d,]+ of 2,000 links failed/);
+            await server.admin.setFaults({ rate500: 0 });
+            const made = (await server.admin.sessions({ case_type_id: "hail_damage", status: "open" })).length;
+            expect(made).toBeGreaterThan(0);
+            expect(made).toBeLessThan(ROWS);
+            await stack.refresh();
             await stack.destroy();
             expect(await server.admin.sessions({ case_type_id: "hail_damage", status: "open" })).toEqual([]);
           } finally {
