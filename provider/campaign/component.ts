@@ -100,8 +100,16 @@ export interface CampaignLink {
  * ```
  */
 export class IntakeCampaign extends pulumi.ComponentResource {
-  /** External case id → its link. Secret, because it holds the signed URLs. */
-  readonly links: pulumi.Output<Record<string, CampaignLink>>;
+  /**
+   * External case id → its link. Secret, because it holds the signed URLs.
+   * Made on first use: joining 100,000 links costs the program a second.
+   */
+  get links(): pulumi.Output<Record<string, CampaignLink>> {
+    this.#links ??= this.#makeLinks();
+    return this.#links;
+  }
+  #links: pulumi.Output<Record<string, CampaignLink>> | undefined;
+  readonly #makeLinks: () => pulumi.Output<Record<string, CampaignLink>>;
   /** Counts per session status (`open`, `completed`, `revoked`, `expired`), as of the last `up` or `refresh`. */
   readonly summary: pulumi.Output<StatusSummary>;
   /** Per-link mode: external case id → its session resource (empty in bulk mode). */
@@ -122,7 +130,7 @@ export class IntakeCampaign extends pulumi.ComponentResource {
     // Checked by campaignRows; the mail-merge file shows it as it is sent.
     const defaultLocale = defaults.locale === undefined ? undefined : canonicalLocale(defaults.locale);
     const retainOnDelete = args.retainOnDelete ?? false;
-    let mailMerge: pulumi.Output<MailMergeRow[]>;
+    let mailMerge: () => pulumi.Output<MailMergeRow[]>;
     if (args.mode === "bulk") {
       const count = shardCount(args.shards);
       const perShard: Record<string, LinkRowInput>[] = Array.from({ length: count }, () => ({}));
@@ -164,17 +172,20 @@ export class IntakeCampaign extends pulumi.ComponentResource {
       this.shards = shards;
       this.sessions = {};
       this.summary = pulumi.all(shards.map((s) => s.summary)).apply(addSummaries);
-      const joined = pulumi.all([pulumi.all(shards.map((s) => s.sessions)), pulumi.all(shards.map((s) => s.signedUrls))]).apply(
-        ([states, urls]) => [Object.assign({}, ...states), Object.assign({}, ...urls)] as [Record<string, LinkState>, Record<string, string>],
-      );
-      this.links = pulumi.secret(joined.apply(([states, urls]) => linksFrom(rows, states, urls)));
-      mailMerge = joined.apply(([states, urls]) =>
-        rows.flatMap((row) => {
-          const state = states[row.externalCaseId];
-          const url = urls[row.externalCaseId];
-          return state && url ? [mailMergeRow(row, defaultLocale, state.id, url, state.exp)] : [];
-        }),
-      );
+      let joinedOnce: pulumi.Output<[Record<string, LinkState>, Record<string, string>]> | undefined;
+      const joined = () =>
+        (joinedOnce ??= pulumi.all([pulumi.all(shards.map((s) => s.sessions)), pulumi.all(shards.map((s) => s.signedUrls))]).apply(
+          ([states, urls]) => [Object.assign({}, ...states), Object.assign({}, ...urls)] as [Record<string, LinkState>, Record<string, string>],
+        ));
+      this.#makeLinks = () => pulumi.secret(joined().apply(([states, urls]) => linksFrom(rows, states, urls)));
+      mailMerge = () =>
+        joined().apply(([states, urls]) =>
+          rows.flatMap((row) => {
+            const state = states[row.externalCaseId];
+            const url = urls[row.externalCaseId];
+            return state && url ? [mailMergeRow(row, defaultLocale, state.id, url, state.exp)] : [];
+          }),
+        );
     } else {
       const sessions: Record<string, IntakeSession> = {};
       for (const row of rows) {
@@ -208,17 +219,17 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         }));
       });
       const all = pulumi.all(perRow);
-      this.links = pulumi.secret(all.apply((items) => Object.fromEntries(items.map((i) => [i.row.externalCaseId, { sessionId: i.sessionId, signedUrl: i.signedUrl }]))));
+      this.#makeLinks = () => pulumi.secret(all.apply((items) => Object.fromEntries(items.map((i) => [i.row.externalCaseId, { sessionId: i.sessionId, signedUrl: i.signedUrl }]))));
       // From the statuses alone, so that the summary is not a secret.
       this.summary = pulumi.all(rows.map((row) => (sessions[row.externalCaseId] as IntakeSession).status)).apply(countStatuses);
-      mailMerge = all.apply((items) => items.map((i) => mailMergeRow(i.row, defaultLocale, i.sessionId, i.signedUrl, i.expiresAt)));
+      mailMerge = () => all.apply((items) => items.map((i) => mailMergeRow(i.row, defaultLocale, i.sessionId, i.signedUrl, i.expiresAt)));
     }
     this.size = rows.length;
     const target = args.mailMergeFile;
     this.mailMergeFile =
       target === undefined || pulumi.runtime.isDryRun()
         ? pulumi.output(undefined)
-        : pulumi.unsecret(mailMerge).apply((lines) => {
+        : pulumi.unsecret(mailMerge()).apply((lines) => {
             const file = writeMailMerge(path.resolve(target), lines);
             // Mail-merge hook: say where the links went, and how many.
             void pulumi.log.info(mailMergeWritten(file, lines.length), this);

@@ -61,10 +61,18 @@ export class IntakeCampaignLinks extends pulumi.CustomResource {
   declare readonly links: pulumi.Output<string | undefined>;
   /** The signed URLs, packed (packed.ts); a secret. Read {@link signedUrls} instead. */
   declare readonly urls: pulumi.Output<string | undefined>;
-  /** External case id → `{ id, status, fp, exp }` of its session. */
-  readonly sessions: pulumi.Output<Record<string, LinkState>>;
-  /** External case id → signed URL. A secret. */
-  readonly signedUrls: pulumi.Output<Record<string, string>>;
+  /** External case id → `{ id, status, fp, exp }` of its session (decoded on first use). */
+  get sessions(): pulumi.Output<Record<string, LinkState>> {
+    this.#sessions ??= this.links.apply((packed) => (packed === undefined ? {} : unpackLinks(packed)));
+    return this.#sessions;
+  }
+  /** External case id → signed URL. A secret (decoded on first use). */
+  get signedUrls(): pulumi.Output<Record<string, string>> {
+    this.#signedUrls ??= pulumi.all([this.urls, this.sessions]).apply(([packed, sessions]) => (packed === undefined ? {} : unpackUrls(packed, sessions)));
+    return this.#signedUrls;
+  }
+  #sessions: pulumi.Output<Record<string, LinkState>> | undefined;
+  #signedUrls: pulumi.Output<Record<string, string>> | undefined;
 
   constructor(name: string, args: IntakeCampaignLinksArgs, opts?: pulumi.CustomResourceOptions) {
     refusePlaintextApiKey();
@@ -85,7 +93,5 @@ export class IntakeCampaignLinks extends pulumi.CustomResource {
       },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "urls", "signedUrls"] },
     );
-    this.sessions = this.links.apply((packed) => (packed === undefined ? {} : unpackLinks(packed)));
-    this.signedUrls = pulumi.all([this.urls, this.sessions]).apply(([packed, sessions]) => (packed === undefined ? {} : unpackUrls(packed, sessions)));
   }
 }
