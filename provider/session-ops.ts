@@ -71,6 +71,15 @@ export async function retrieveSession(client: Klarefi, id: string): Promise<Sess
 }
 
 /**
+ * The re-read before a reissue, written once for both resources: the state
+ * may say "open" while the applicant completed since the last refresh, and
+ * a completed case is never reissued. True when the API says it completed.
+ */
+export async function completedSinceLastRead(client: Klarefi, id: string): Promise<boolean> {
+  return (await retrieveSession(client, id))?.status === "completed";
+}
+
+/**
  * Moves an open session's expiry in place (`PATCH /api/v1/sessions/{id}`):
  * the link stays the same. An API without that operation (404 for the route,
  * or 405) is an error that says so; it never falls back to reissuing.

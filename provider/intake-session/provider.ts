@@ -10,7 +10,7 @@ import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
 import { withoutUserErrorTraces } from "../host-errors";
 import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../partial-state";
-import { createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
+import { completedSinceLastRead, createOpenSession, moveExpiry, retrieveSession, revokeSession, sameSecond } from "../session-ops";
 import { apiFields, IntakeSessionInputs, type IntakeSessionOutputs, keptOutputs, outputsFrom, REISSUE_REQUESTS, snapshot } from "./inputs";
 import { checkIntakeSessionInputs, diffIntakeSession, expiryChanged, isRecord } from "./policy";
 import { ProviderConnection, sharedProviderConnection } from "../settings";
@@ -46,8 +46,7 @@ export class IntakeSessionProviderImpl {
     if (result.replaces.length === 0 || olds.status !== "open" || result.replaces.some((n) => (REISSUE_REQUESTS as readonly string[]).includes(n))) {
       return result;
     }
-    const live = await retrieveSession(await this.client(), id);
-    return live?.status === "completed" ? { ...result, replaces: [] } : result;
+    return (await completedSinceLastRead(await this.client(), id)) ? { ...result, replaces: [] } : result;
   }
 
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: IntakeSessionOutputs }> {

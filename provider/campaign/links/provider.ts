@@ -15,7 +15,7 @@ import { baseIdempotencyKey } from "../../idempotency";
 import { isRecord } from "../../intake-session/policy";
 import { type ProviderConnection, sharedProviderConnection } from "../../settings";
 import { sameSecond } from "../../session-ops";
-import { createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
+import { completedSinceLastRead, createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
 import {
   CampaignLinksInputs,
   type CampaignLinksOutputs,
@@ -306,8 +306,7 @@ export class CampaignLinksProviderImpl {
         const old = sessions[caseId] as LinkState;
         const row = desired.get(caseId) as DesiredRow;
         if (old.status === "open" && !this.rotated(olds, inputs)) {
-          const live = await retrieveSession(client, old.id);
-          if (live?.status === "completed") {
+          if (await completedSinceLastRead(client, old.id)) {
             sessions[caseId] = { ...old, status: "completed", fp: row.fp };
             return KEPT_COMPLETED;
           }
