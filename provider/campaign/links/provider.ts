@@ -356,7 +356,8 @@ export class CampaignLinksProviderImpl {
       this.#breakers.delete(breaker);
     }
     // Outcome hook: one line that says what this run did.
-    if (counts) this.#progress().info(appliedSummary(label, appliedCounts(counts)));
+    // Awaited, so that the line is in the output before a failure ends the run.
+    if (counts) await this.#progress().info(appliedSummary(label, appliedCounts(counts)));
 
     const outs: CampaignLinksOutputs = {
       keyScope: inputs.keyScope,
@@ -418,7 +419,7 @@ export class CampaignLinksProviderImpl {
     const summary = summarize(sessions);
     if (changed.length > 0) {
       const shown = changed.slice(0, MAX_LISTED_FAILURES).join(", ") + (changed.length > MAX_LISTED_FAILURES ? `, and ${changed.length - MAX_LISTED_FAILURES} more` : "");
-      this.#progress().info(`${campaignLabel(String(props.keyScope ?? id))}: ${changed.length} session${changed.length === 1 ? "" : "s"} changed status: ${shown}`);
+      await this.#progress().info(`${campaignLabel(String(props.keyScope ?? id))}: ${changed.length} session${changed.length === 1 ? "" : "s"} changed status: ${shown}`);
     }
     // A deadline moved outside Pulumi, or a row gone: the next diff must read the rows again.
     const { applied, ...rest } = props;
