@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { callsSince } from "../../server";
 import { clearFileBackendLocks, type CliProject, cliProject, expectOk, startKillableUp } from "../helpers/cli-project";
 import { builtPackage } from "../helpers/pulumi";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { useTestServer } from "../helpers/server";
 import { waitFor } from "../helpers/wait";
 
 // A bulk campaign spread over shards: the engine runs the shard resources one
@@ -11,13 +11,7 @@ import { waitFor } from "../helpers/wait";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 const ROWS = 240;
 const SHARDS = 8;

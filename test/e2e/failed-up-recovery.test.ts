@@ -1,8 +1,8 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Klarefi } from "../../client";
 import { builtPackage, klarefiStackConfig, withInlineStack } from "../helpers/pulumi";
-import { startTestServer, type TestServer } from "../helpers/server";
+import { useTestServer } from "../helpers/server";
 
 // A create or update that made links and then failed leaves them in state as
 // created-with-error. The dynamic-provider host stores that state without the
@@ -11,13 +11,7 @@ import { startTestServer, type TestServer } from "../helpers/server";
 
 const klarefi = builtPackage();
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const server = useTestServer();
 
 async function openOf(caseType: string): Promise<number> {
   return (await server.admin.sessions({ case_type_id: caseType, status: "open" })).length;
