@@ -164,11 +164,8 @@ export class ProviderConnection {
     try {
       settings = settingsFromConfig(config);
     } catch (error) {
-      const failed = Promise.reject(error as Error);
-      failed.catch(() => undefined);
-      this.#client = failed;
-      this.#configuredWith = undefined;
       this.#configError = error as Error;
+      this.#failWith(error as Error);
       return Promise.resolve();
     }
     this.#configError = undefined;
@@ -185,13 +182,18 @@ export class ProviderConnection {
     try {
       resolved = resolveProviderSettings(settings);
     } catch (error) {
-      const failed = Promise.reject(error as Error);
-      failed.catch(() => undefined);
-      this.#client = failed;
-      this.#configuredWith = undefined;
-      return failed.then(() => undefined);
+      this.#failWith(error as Error);
+      return Promise.reject(error as Error);
     }
     return this.use(resolved, settings.dispatcher);
+  }
+
+  /** Every later operation fails with `error`. */
+  #failWith(error: Error): void {
+    const failed = Promise.reject(error);
+    failed.catch(() => undefined);
+    this.#client = failed;
+    this.#configuredWith = undefined;
   }
 
   /**
