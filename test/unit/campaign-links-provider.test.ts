@@ -3,7 +3,7 @@ import { KlarefiApiError, KlarefiConnectionError } from "../../client/errors";
 import type { Klarefi } from "../../client/klarefi";
 import type { CreateSessionRequest, Session } from "../../contract/schemas";
 import type { CampaignLinksInputs } from "../../provider/campaign/links/inputs";
-import { packRows } from "../../provider/campaign/links/packed";
+import { packLinks, packRows, packUrls } from "../../provider/campaign/links/packed";
 import { CampaignLinksProviderImpl } from "../../provider/campaign/links/provider";
 import type { ProviderConnection } from "../../provider/settings";
 
@@ -162,6 +162,20 @@ describe("the bulk provider's digest of the inputs it carried out", () => {
     const { c2: _dropped, ...oneRow } = created.outs.sessions;
     expect((await provider.diff(created.id, { ...outs, sessions: oneRow }, packed("nl"))).changes).toBe(true);
     expect((await provider.diff(created.id, outs, packed("fr"))).changes).toBe(true);
+  });
+
+  it("answers 'no change' from the digest for links stored packed and deflated, as the engine keeps them", async () => {
+    const klarefi = fakeKlarefi();
+    const provider = new CampaignLinksProviderImpl(klarefi.impl, () => ({ info: () => {} }));
+    const created = await provider.create(packed("nl"));
+    const { sessions, signedUrls, ...rest } = created.outs;
+    // Fingerprints the rows do not match: only the digest can answer "no change" for these links.
+    const stale = Object.fromEntries(Object.entries(sessions).map(([c, s]) => [c, { ...s, fp: "000000000000" }]));
+    const stored: Record<string, unknown> = { ...rest, links: packLinks(stale), urls: packUrls(signedUrls, stale) };
+    expect(String(stored.links).startsWith("klarefi-links/1 deflate\n")).toBe(true);
+    expect((await provider.diff(created.id, stored, packed("nl"))).changes).toBe(false);
+    const readingRows = await provider.diff(created.id, { ...stored, applied: "0".repeat(24) }, packed("nl")).then((r) => r.changes, () => "refused");
+    expect(readingRows).not.toBe(false);
   });
 
   it("is dropped by a refresh that saw a deadline move outside Pulumi, and kept by one that saw nothing change", async () => {

@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { packLinks, packRows, packUrls, unpackLinks, unpackRows, unpackUrls } from "../../provider/campaign/links/packed";
+import { PACKED_URLS_HEADER, packLinks, packRows, packUrls, readablePacked, unpackLinks, unpackRows, unpackUrls } from "../../provider/campaign/links/packed";
 import { shardOf } from "../../provider/campaign/links/shards";
 
 describe("the packed form of a bulk campaign", () => {
@@ -40,10 +41,31 @@ describe("the packed form of a bulk campaign", () => {
     };
     const packed = packUrls(urls, sessions);
     expect(unpackUrls(packed, sessions)).toEqual(urls);
-    expect(packed).not.toContain("ses_aaaa");
-    expect(packed.length).toBeLessThan(Object.values(urls).join("\n").length * 0.7);
+    const lines = readablePacked(packed, PACKED_URLS_HEADER);
+    expect(lines).not.toContain("ses_aaaa");
+    expect(lines.split("https://intake.klarefi.test/i/").length).toBe(2);
     const odd = { c1: "https://elsewhere.example/x/ses_aaaa", c2: "https://odd.example/has space/ses_bbbb", c3: "" };
     expect(unpackUrls(packUrls(odd, sessions), sessions)).toEqual(odd);
+  });
+
+  it("keeps links and signed URLs deflated, in fewer bytes than their readable lines, and still reads the readable form", () => {
+    const sessions: Record<string, { id: string; status: "open"; fp: string; exp: string }> = {};
+    const urls: Record<string, string> = {};
+    for (let i = 0; i < 2_000; i++) {
+      const id = `ses_${createHash("sha256").update(`s${i}`).digest("hex").slice(0, 24)}`;
+      sessions[`claim_${i}`] = { id, status: "open", fp: createHash("sha256").update(`f${i}`).digest("hex").slice(0, 12), exp: "2027-06-30T00:00:00Z" };
+      urls[`claim_${i}`] = `https://intake.klarefi.test/i/${id}?exp=1814400000&sig=${createHash("sha256").update(`u${i}`).digest("base64url")}`;
+    }
+    const links = packLinks(sessions);
+    const packedUrls = packUrls(urls, sessions);
+    expect(links.split("\n")[0]).toBe("klarefi-links/1 deflate");
+    expect(packedUrls.split("\n")[0]).toBe("klarefi-urls/1 deflate");
+    expect(unpackLinks(links)).toEqual(sessions);
+    expect(unpackUrls(packedUrls, sessions)).toEqual(urls);
+    const readableLinks = ["klarefi-links/1", ...Object.keys(sessions).sort().map((c) => JSON.stringify([c, sessions[c]?.id, "o", sessions[c]?.fp, Date.parse("2027-06-30T00:00:00Z") / 1000]))].join("\n");
+    expect(links.length).toBeLessThan(readableLinks.length * 0.6);
+    expect(packedUrls.length).toBeLessThan(Object.values(urls).join("\n").length * 0.6);
+    expect(unpackLinks(`${readableLinks}\n`)).toEqual({ ...sessions });
   });
 
   it("refuses a value that is not in the packed form, naming what it expected", () => {

@@ -15,7 +15,18 @@
  * --diff` shows a changed row as a changed line (every line ends in a
  * newline, so an added last row does not show its neighbour as changed).
  * The provider also logs the rows that change by name from `diff`.
+ *
+ * The links and the signed URLs are kept deflated (`klarefi-links/1 deflate`,
+ * then the same lines deflated and in base64): they are outputs, and the
+ * engine copies every output byte several times a step (the checkpoint, and
+ * the debug log of the program's registration, which holds the whole
+ * response). Deflated they take about half the bytes: their random parts
+ * (session ids, signatures) stay, the repeated ones (case id prefixes,
+ * expiries, the URL's query) mostly go. The rows stay readable: they are the
+ * input `pulumi preview --diff` shows. The readable form of earlier versions
+ * is read as before.
  */
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { SessionStatus } from "../../../contract/schemas";
 
 /** One row's own values, as `IntakeCampaignLinks` takes them (absent = the campaign's default). */
@@ -45,8 +56,26 @@ function sortedKeys(record: Readonly<Record<string, unknown>>): string[] {
   return Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function lines(text: string, header: string, what: string): string[] {
-  const all = text.split("\n");
+/** Follows a header when the lines after it are deflated and in base64. */
+const DEFLATED = " deflate";
+
+/** The readable packed `text` (header, then lines) as its deflated form. */
+function deflated(text: string, header: string): string {
+  return `${header}${DEFLATED}\n${deflateRawSync(text.slice(header.length + 1)).toString("base64")}`;
+}
+
+/**
+ * The readable form (header, then one JSON line per row) of a packed value,
+ * deflated or not: what to look at when reading a stack's state by hand.
+ */
+export function readablePacked(text: string, header: string): string {
+  const mark = `${header}${DEFLATED}\n`;
+  if (!text.startsWith(mark)) return text;
+  return `${header}\n${inflateRawSync(Buffer.from(text.slice(mark.length), "base64")).toString("utf8")}`;
+}
+
+function lines(packed: string, header: string, what: string): string[] {
+  const all = readablePacked(packed, header).split("\n");
   if (all[0] !== header) throw new Error(`The campaign's ${what} are not in the packed form this version reads (expected a first line "${header}").`);
   return all.slice(1).filter((line) => line !== "");
 }
@@ -59,7 +88,7 @@ function parseLine(line: string, what: string): unknown[] {
 
 /** Whether a value is a packed string of this module (any of the three kinds). */
 export function isPacked(value: unknown, header: string): value is string {
-  return typeof value === "string" && (value === header || value.startsWith(`${header}\n`));
+  return typeof value === "string" && (value === header || value.startsWith(`${header}\n`) || value.startsWith(`${header}${DEFLATED}\n`));
 }
 
 /** Rows → one string: `["caseId","applicant","locale","returnUrl"]` per line, trailing absent values left out. */
@@ -102,7 +131,7 @@ export function packLinks(sessions: Readonly<Record<string, PackedLinkState>>): 
     const seconds = Date.parse(s.exp) / 1000;
     out.push(JSON.stringify([caseId, s.id, STATUS_CODE[s.status] ?? s.status, s.fp, Number.isInteger(seconds) ? seconds : s.exp]));
   }
-  return `${out.join("\n")}\n`;
+  return deflated(`${out.join("\n")}\n`, PACKED_LINKS_HEADER);
 }
 
 /** The inverse of {@link packLinks}. */
@@ -149,7 +178,7 @@ export function packUrls(urls: Readonly<Record<string, string>>, sessions: Reado
     const url = urls[caseId] as string;
     out.push(JSON.stringify(raw[i] ? [caseId, url, 0] : [caseId, (templated[i] as string).slice(prefix.length)]));
   });
-  return `${out.join("\n")}\n`;
+  return deflated(`${out.join("\n")}\n`, PACKED_URLS_HEADER);
 }
 
 /** The inverse of {@link packUrls}; needs the links for the session ids. */

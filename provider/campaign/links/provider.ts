@@ -28,7 +28,7 @@ import {
 import { withoutUserErrorTraces } from "../../host-errors";
 import { keepingSerializedProvider, mappingPartialState, partialStateError } from "../../partial-state";
 import { type CampaignPlan, planCampaign, planSize, reissueRefusal, reissuingFieldChanges } from "./plan";
-import { isPacked, PACKED_LINKS_HEADER, PACKED_URLS_HEADER, packLinks, packUrls, unpackLinks, unpackUrls } from "./packed";
+import { isPacked, PACKED_LINKS_HEADER, PACKED_URLS_HEADER, packLinks, packUrls, readablePacked, unpackLinks, unpackUrls } from "./packed";
 import {
   appliedCounts,
   appliedSummary,
@@ -89,7 +89,7 @@ function campaignLabel(keyScope: string): string {
 
 /** Rows in stored links or inputs without reading them: packed lines, or a map's keys. */
 function rowCountOf(props: Record<string, unknown>): number | undefined {
-  const packed = props.links ?? props.rows;
+  const packed = typeof props.links === "string" ? readablePacked(props.links, PACKED_LINKS_HEADER) : props.rows;
   if (typeof packed === "string") {
     let n = 0;
     for (let i = packed.indexOf("\n"); i !== -1 && i < packed.length - 1; i = packed.indexOf("\n", i + 1)) n++;
