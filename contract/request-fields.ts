@@ -1,0 +1,227 @@
+/**
+ * @module
+ * The request fields of an intake session, written once: per field its name
+ * on the wire and in programs, its rule (fields.ts), whether a change to it
+ * needs a new link, where it sits in a campaign (a setting, the row key, a
+ * row's own value or the campaign's default; the CSV column and the bulk
+ * row's name) and what the plugin schema says of it.
+ *
+ * Everything else is derived from this table: the create request's body
+ * (schemas.ts), `IntakeSession`'s inputs, snapshot and echoes, the campaign's
+ * rows, CSV columns and defaults, the bulk rows and their fingerprint, the
+ * plugin schema, and the names reissue messages use. A new optional request
+ * field is one entry here (plus its rule in fields.ts when no existing rule
+ * fits); test/unit/request-fields.test.ts ties the plugin schema to it.
+ *
+ * The order of the entries is part of stored state: the bulk fingerprint
+ * hashes the reissuing non-key fields in this order (provider/campaign/links/
+ * inputs.ts), so a new field goes at the end, and no entry moves.
+ */
+import { z } from "zod";
+import { canonicalLocale, fields } from "./fields";
+
+/** A rule of fields.ts: a zod schema for the field under the name people see. */
+type Rule = (name: string) => z.ZodType<string, string>;
+
+/**
+ * Where a field sits in a campaign (`IntakeCampaign`, `IntakeCampaignLinks`,
+ * the campaign CSV):
+ * - `setting`: one value for every link, a property of the campaign;
+ * - `key`: the row's key (the CSV column, the key of the bulk rows' map);
+ * - `row`: each row's own value (a CSV column, a property of a bulk row);
+ * - `row or default`: each row's own value, else the campaign's default;
+ * - `default`: the campaign's default for every row, with no column.
+ */
+export type CampaignRole = "setting" | "key" | "row" | "row or default" | "default";
+
+/** One request field. */
+export interface RequestField {
+  /** The API's name (snake_case), also the campaign CSV's column. */
+  wire: string;
+  /** The rule, for the wire and for inputs (fields.ts). */
+  rule: Rule;
+  /** The form inputs are sent and compared in (a locale's letter case), if any. */
+  canonical?: (value: string) => string;
+  /** Whether every request must have it. */
+  required: boolean;
+  /** Whether a change to it needs a new link (revoke and reissue); otherwise it changes in place. */
+  reissues: boolean;
+  /** Whether `IntakeSession` outputs the value it was asked for (not an output the API decides). */
+  echo: boolean;
+  campaign: CampaignRole;
+  /**
+   * For `row` and `row or default`: the property of a bulk row
+   * (`IntakeCampaignLinks` rows, stored in state: never renamed), and its
+   * cell in the packed row line (links/packed.ts) and among the CSV columns
+   * (the key is cell 0). New fields take the next cell.
+   */
+  row?: { name: string; cell: number };
+  /** What the field names, for generated descriptions ("the session's locale"). */
+  noun: string;
+  /** The plugin schema's description of the input. */
+  doc: string;
+  /** For a `setting`: the description of the campaign's property. */
+  campaignDoc?: string;
+}
+
+/** The request fields, by their program names, in the order of the fingerprint (see the module comment). */
+export const REQUEST_FIELDS = {
+  caseTypeId: {
+    wire: "case_type_id",
+    rule: fields.caseTypeId,
+    required: true,
+    reissues: true,
+    echo: true,
+    campaign: "setting",
+    noun: "case type",
+    doc: "Case type identifier from the Klarefi dashboard, e.g. `motor_claim`.",
+    campaignDoc: "Case type of every link, e.g. `hail_damage`.",
+  },
+  externalCaseId: {
+    wire: "external_case_id",
+    rule: fields.externalId,
+    required: true,
+    reissues: true,
+    echo: true,
+    campaign: "key",
+    noun: "external case id",
+    doc: "Your own case reference, e.g. `claim_48392`.",
+  },
+  externalApplicantId: {
+    wire: "external_applicant_id",
+    rule: fields.externalId,
+    required: true,
+    reissues: true,
+    echo: true,
+    campaign: "row",
+    row: { name: "applicant", cell: 1 },
+    noun: "external applicant id",
+    doc: "Your own applicant reference, e.g. `applicant_789`.",
+  },
+  returnUrl: {
+    wire: "return_url",
+    rule: fields.returnUrl,
+    required: false,
+    reissues: true,
+    echo: true,
+    campaign: "row or default",
+    row: { name: "returnUrl", cell: 3 },
+    noun: "return URL",
+    doc: "Where the hosted page sends the applicant when done; https only.",
+  },
+  locale: {
+    wire: "locale",
+    rule: fields.locale,
+    canonical: canonicalLocale,
+    required: false,
+    reissues: true,
+    echo: true,
+    campaign: "row or default",
+    row: { name: "locale", cell: 2 },
+    noun: "locale",
+    doc: "BCP 47 language tag of the hosted page, e.g. `nl`.",
+  },
+  traceId: {
+    wire: "trace_id",
+    rule: fields.traceId,
+    required: false,
+    reissues: true,
+    echo: true,
+    campaign: "default",
+    noun: "trace id",
+    doc: "Trace id for support and debugging; echoed by the API.",
+  },
+  expiresAt: {
+    wire: "expires_at",
+    rule: fields.timestamp,
+    required: false,
+    reissues: false,
+    echo: false,
+    campaign: "default",
+    noun: "expiry",
+    doc: "When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.",
+  },
+} as const satisfies Record<string, RequestField>;
+
+type Table = typeof REQUEST_FIELDS;
+/** A request field's program name: `externalApplicantId`. */
+export type RequestName = keyof Table;
+/** A request field's wire name: `external_applicant_id`. */
+export type WireName = Table[RequestName]["wire"];
+/** The fields every request must have. */
+export type RequiredName = { [K in RequestName]: Table[K]["required"] extends true ? K : never }[RequestName];
+/** The fields whose role in a campaign is one of `Role`. */
+export type CampaignName<Role extends CampaignRole> = { [K in RequestName]: Table[K]["campaign"] extends Role ? K : never }[RequestName];
+/** The fields `IntakeSession` outputs as asked. */
+export type EchoName = { [K in RequestName]: Table[K]["echo"] extends true ? K : never }[RequestName];
+
+/** Values by program name, the required fields required: `{ caseTypeId: V; …; locale?: V }`. */
+export type ByName<V, Names extends RequestName = RequestName> = { [K in Names & RequiredName]: V } & {
+  [K in Exclude<Names, RequiredName>]?: V | undefined;
+};
+/** The same by wire name: `{ case_type_id: V; …; locale?: V }`. */
+export type ByWireName<V> = { [K in RequestName as Table[K]["wire"]]: K extends RequiredName ? V : V | undefined };
+
+/** Every request field with its program name, in table order. */
+export const REQUEST_FIELD_LIST: readonly (RequestField & { name: RequestName })[] = (Object.keys(REQUEST_FIELDS) as RequestName[]).map((name) => ({
+  name,
+  ...(REQUEST_FIELDS[name] as RequestField),
+}));
+
+/** The fields of a campaign role (or roles), in table order. */
+export function campaignFields(...roles: CampaignRole[]): (RequestField & { name: RequestName })[] {
+  return REQUEST_FIELD_LIST.filter((field) => roles.includes(field.campaign));
+}
+
+/**
+ * The row fields of a campaign (`row` and `row or default`), in the order of
+ * their cells: the CSV's columns after the key, the packed row's cells.
+ */
+export const ROW_FIELD_LIST = campaignFields("row", "row or default").sort((a, b) => (a.row?.cell ?? 0) - (b.row?.cell ?? 0)) as readonly (RequestField & {
+  name: RequestName;
+  row: { name: string; cell: number };
+})[];
+
+/** The program name of a wire name (`external_applicant_id` → `externalApplicantId`); other names as they are. */
+export function programName(name: string): string {
+  return REQUEST_FIELD_LIST.find((field) => field.wire === name)?.name ?? name;
+}
+
+type Shape<Names extends RequestName> = { [K in Names]: K extends RequiredName ? z.ZodType<string, string> : z.ZodOptional<z.ZodType<string, string>> };
+
+/**
+ * The zod shape of the given fields (all by default) as inputs check them:
+ * the rule under `prefix` + the program name, then the canonical form;
+ * optional fields optional.
+ */
+export function inputShape<Names extends RequestName = RequestName>(names: readonly Names[] = Object.keys(REQUEST_FIELDS) as Names[], prefix = ""): Shape<Names> {
+  const shape: Record<string, z.ZodType<string | undefined, string | undefined>> = {};
+  for (const name of names) {
+    const field: RequestField = REQUEST_FIELDS[name];
+    const rule = field.canonical === undefined ? field.rule(`${prefix}${name}`) : field.rule(`${prefix}${name}`).transform(field.canonical);
+    shape[name] = field.required ? rule : rule.optional();
+  }
+  return shape as Shape<Names>;
+}
+
+type WireShape = { [K in RequestName as Table[K]["wire"]]: K extends RequiredName ? z.ZodType<string, string> : z.ZodOptional<z.ZodType<string, string>> };
+
+/** The zod shape of the fields on the wire, by wire name, with the rules as the API applies them (no canonical form). */
+export function wireShape(): WireShape {
+  const shape: Record<string, z.ZodType<string | undefined, string | undefined>> = {};
+  for (const field of REQUEST_FIELD_LIST) shape[field.wire] = field.required ? field.rule(field.wire) : field.rule(field.wire).optional();
+  return shape as WireShape;
+}
+
+/** The request body (without its idempotency key) for values by program name. */
+export function toWire(values: Partial<Record<RequestName, string | undefined>>): ByWireName<string> {
+  const out: Record<string, string | undefined> = {};
+  for (const field of REQUEST_FIELD_LIST) out[field.wire] = values[field.name];
+  return out as ByWireName<string>;
+}
+
+/** A value in the form it is sent and compared in (a locale in canonical case); other fields as they are. */
+export function canonicalValue(name: string, value: string): string {
+  const field = REQUEST_FIELD_LIST.find((f) => f.name === name);
+  return field?.canonical === undefined ? value : field.canonical(value);
+}
