@@ -182,9 +182,22 @@ export const ROW_FIELD_LIST = campaignFields("row", "row or default").sort((a, b
   row: { name: string; cell: number };
 })[];
 
+/**
+ * The fields a campaign has a default for (`row or default`, `default`), in
+ * the order its checks and schema name them: the rows' own, by cell
+ * (`locale`, `returnUrl`), then the others (`traceId`, `expiresAt`).
+ */
+export const DEFAULT_FIELD_LIST = [...ROW_FIELD_LIST.filter((field) => field.campaign === "row or default"), ...campaignFields("default")];
+
 /** The program name of a wire name (`external_applicant_id` → `externalApplicantId`); other names as they are. */
 export function programName(name: string): string {
   return REQUEST_FIELD_LIST.find((field) => field.wire === name)?.name ?? name;
+}
+
+/** A field's rule under `shown`, then its canonical form; optional unless required. */
+function ruleOf(field: RequestField, shown: string): z.ZodType<string | undefined, string | undefined> {
+  const rule = field.canonical === undefined ? field.rule(shown) : field.rule(shown).transform(field.canonical);
+  return field.required ? rule : rule.optional();
 }
 
 type Shape<Names extends RequestName> = { [K in Names]: K extends RequiredName ? z.ZodType<string, string> : z.ZodOptional<z.ZodType<string, string>> };
@@ -195,22 +208,61 @@ type Shape<Names extends RequestName> = { [K in Names]: K extends RequiredName ?
  * optional fields optional.
  */
 export function inputShape<Names extends RequestName = RequestName>(names: readonly Names[] = Object.keys(REQUEST_FIELDS) as Names[], prefix = ""): Shape<Names> {
-  const shape: Record<string, z.ZodType<string | undefined, string | undefined>> = {};
-  for (const name of names) {
-    const field: RequestField = REQUEST_FIELDS[name];
-    const rule = field.canonical === undefined ? field.rule(`${prefix}${name}`) : field.rule(`${prefix}${name}`).transform(field.canonical);
-    shape[name] = field.required ? rule : rule.optional();
-  }
-  return shape as Shape<Names>;
+  return Object.fromEntries(names.map((name) => [name, ruleOf(REQUEST_FIELDS[name], `${prefix}${name}`)])) as Shape<Names>;
 }
 
 type WireShape = { [K in RequestName as Table[K]["wire"]]: K extends RequiredName ? z.ZodType<string, string> : z.ZodOptional<z.ZodType<string, string>> };
 
 /** The zod shape of the fields on the wire, by wire name, with the rules as the API applies them (no canonical form). */
 export function wireShape(): WireShape {
-  const shape: Record<string, z.ZodType<string | undefined, string | undefined>> = {};
-  for (const field of REQUEST_FIELD_LIST) shape[field.wire] = field.required ? field.rule(field.wire) : field.rule(field.wire).optional();
-  return shape as WireShape;
+  return Object.fromEntries(REQUEST_FIELD_LIST.map((field) => [field.wire, ruleOf({ ...field, canonical: undefined }, field.wire)])) as WireShape;
+}
+
+/** The zod shape of `list` as a campaign CSV's columns check them: by wire name, in canonical form. */
+export function columnShape(list: readonly RequestField[]): Record<string, z.ZodType<string | undefined, string | undefined>> {
+  return Object.fromEntries(list.map((field) => [field.wire, ruleOf(field, field.wire)]));
+}
+
+type RowFieldName = CampaignName<"row" | "row or default">;
+type RowKey<K extends RowFieldName> = Table[K] extends { row: { name: infer N extends string } } ? N : never;
+/** A bulk row's own values by their row names: `{ applicant: V; locale?: V; returnUrl?: V }`. */
+export type ByRowName<V> = { [K in RowFieldName & RequiredName as RowKey<K>]: V } & { [K in Exclude<RowFieldName, RequiredName> as RowKey<K>]?: V | undefined };
+type RowShape = { [K in RowFieldName as RowKey<K>]: K extends RequiredName ? z.ZodType<string, string> : z.ZodOptional<z.ZodType<string, string>> };
+
+/** The zod shape of a bulk row (`IntakeCampaignLinks` rows): the row fields by their row names, in canonical form. */
+export function rowShape(): RowShape {
+  return Object.fromEntries(ROW_FIELD_LIST.map((field) => [field.row.name, ruleOf(field, field.row.name)])) as RowShape;
+}
+
+/** A campaign row's own values (by program name) as a bulk row (by row name); absent values left out. */
+export function toRowNames(values: Readonly<Partial<Record<RequestName, unknown>>>): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const field of ROW_FIELD_LIST) if (values[field.name] !== undefined) row[field.row.name] = values[field.name];
+  return row;
+}
+
+/** A bulk row's values (by row name) by program name. */
+export function fromRowNames(row: Readonly<Record<string, unknown>>): Partial<Record<RequestName, unknown>> {
+  return Object.fromEntries(ROW_FIELD_LIST.map((field) => [field.name, row[field.row.name]]));
+}
+
+/**
+ * The request of one row of a campaign, by program name: the campaign's
+ * settings and defaults (`campaign`, by program name), the key, and the
+ * row's own values (`own`, by program name), which win over the defaults;
+ * every value in its canonical form.
+ */
+export function campaignRowRequest(
+  campaign: Readonly<Partial<Record<RequestName, string | undefined>>>,
+  key: string,
+  own: Readonly<Partial<Record<RequestName, unknown>>>,
+): Partial<Record<RequestName, string>> {
+  const out: Partial<Record<RequestName, string | undefined>> = {};
+  for (const field of REQUEST_FIELD_LIST) {
+    const value = field.campaign === "key" ? key : field.campaign === "row" || field.campaign === "row or default" ? (own[field.name] ?? campaign[field.name]) : campaign[field.name];
+    if (typeof value === "string") out[field.name] = value;
+  }
+  return canonicalForms(out) as Partial<Record<RequestName, string>>;
 }
 
 /** The request body (without its idempotency key) for values by program name. */
@@ -218,6 +270,16 @@ export function toWire(values: Partial<Record<RequestName, string | undefined>>)
   const out: Record<string, string | undefined> = {};
   for (const field of REQUEST_FIELD_LIST) out[field.wire] = values[field.name];
   return out as ByWireName<string>;
+}
+
+/** The request fields among `values`, each in the form it is sent and compared in (a locale in canonical case); absent ones left out. */
+export function canonicalForms<T extends Readonly<Partial<Record<RequestName, string | undefined>>>>(values: T): T {
+  const out: Partial<Record<RequestName, string>> = {};
+  for (const field of REQUEST_FIELD_LIST) {
+    const value = values[field.name];
+    if (value !== undefined) out[field.name] = field.canonical === undefined ? value : field.canonical(value);
+  }
+  return out as T;
 }
 
 /** A value in the form it is sent and compared in (a locale in canonical case); other fields as they are. */

@@ -9,7 +9,7 @@
  * descriptions are the TypeScript doc comments, shortened. The request
  * fields' properties come from their table (contract/request-fields.ts).
  */
-import { campaignFields, REQUEST_FIELD_LIST, type RequestField, ROW_FIELD_LIST } from "../../contract/request-fields";
+import { campaignFields, DEFAULT_FIELD_LIST, REQUEST_FIELD_LIST, type RequestField, ROW_FIELD_LIST } from "../../contract/request-fields";
 
 /** A property of the schema (the subset of Pulumi's schema this package uses). */
 export interface SchemaProperty {
@@ -123,7 +123,7 @@ const CAMPAIGN_LINKS_INPUTS: Record<string, SchemaProperty> = {
       "The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); " +
       "its rows are kept in state, so editing one line changes only that row.",
   },
-  ...requestProperties(campaignFields("row or default", "default"), described.campaign),
+  ...requestProperties(DEFAULT_FIELD_LIST, described.campaign),
   rotation: SESSION_FIELDS.rotation,
   reissue: SESSION_FIELDS.reissue,
   retainRemovedRows: { type: "boolean", description: "Rows that leave the campaign keep their links instead of being revoked." },

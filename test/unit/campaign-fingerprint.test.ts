@@ -25,7 +25,7 @@ function fixtureCampaign(): StoredCampaign {
 
 describe("a bulk row's fingerprint", () => {
   const stored = fixtureCampaign();
-  const inputs = stored.inputs as { caseTypeId: string; locale: string; returnUrl: string };
+  const inputs = stored.inputs as unknown as { caseTypeId: string; locale: string; returnUrl: string };
   const caseIds = Object.keys(stored.inputs.rows);
 
   it("is the fp the build at 9f8ad13 stored for each of the fixture's 20 rows, with the locale as that build sent it", () => {
