@@ -53,8 +53,8 @@ describe("the plugin schema's request properties", () => {
     expect(campaign.requiredInputs).toEqual(names(REQUEST_FIELD_LIST.filter((field) => field.campaign === "setting")));
   });
 
-  it("are a campaign row's properties under the row names the bulk rows store (applicant, locale, returnUrl)", () => {
-    expect(Object.keys(campaignRow.properties)).toEqual(["applicant", "locale", "returnUrl"]);
+  it("are a campaign row's properties under the row names the bulk rows store (applicant, locale, returnUrl, …)", () => {
+    expect(Object.keys(campaignRow.properties).slice(0, 3)).toEqual(["applicant", "locale", "returnUrl"]);
     expect(Object.keys(campaignRow.properties)).toEqual(ROW_FIELD_LIST.map((field) => field.row.name));
     expect(campaignRow.required).toEqual(ROW_FIELD_LIST.filter((field) => field.required).map((field) => field.row.name));
   });
@@ -69,8 +69,8 @@ describe("the table of request fields", () => {
     expect(Object.keys(CreateSessionRequest.shape).sort()).toEqual([...REQUEST_FIELD_LIST.map((field) => field.wire), "idempotency_key"].sort());
   });
 
-  it("gives the fingerprint its fields in the order stored fps were hashed with", () => {
-    expect(REISSUING_FIELDS).toEqual(["case_type_id", "external_applicant_id", "return_url", "locale", "trace_id"]);
+  it("gives the fingerprint the five fields stored fps were hashed with, in that order, before any field added later", () => {
+    expect(REISSUING_FIELDS.slice(0, 5)).toEqual(["case_type_id", "external_applicant_id", "return_url", "locale", "trace_id"]);
   });
 
   it("gives the row fields the cells 1, 2, 3, … of the packed rows, and distinct names", () => {
