@@ -11,7 +11,7 @@ import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
 import { shardOf } from "./links/shards";
-import { type ByName, campaignRowRequest, canonicalForms, toRowNames } from "../../contract/request-fields";
+import { type ByName, campaignRequests, canonicalForms, toRowNames } from "../../contract/request-fields";
 import { mailMergeWritten, type MailMergeRow, writeMailMerge } from "../../contract/mail-merge";
 import { type CampaignDefaults, type CampaignRow, CampaignRowsError, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
@@ -181,11 +181,12 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         );
     } else {
       const sessions: Record<string, IntakeSession> = {};
+      const requestOf = campaignRequests({ ...defaults, caseTypeId: args.caseTypeId }, "program");
       for (const row of rows) {
         sessions[row.externalCaseId] = new IntakeSession(
           campaignRowName(name, logicalNameFor(row.externalCaseId)),
           {
-            ...(campaignRowRequest({ ...defaults, caseTypeId: args.caseTypeId }, row.externalCaseId, row) as ByName<string>),
+            ...(requestOf(row.externalCaseId, toRowNames(row)) as ByName<string>),
             rotation: args.rotation,
             reissue: args.reissue,
           },

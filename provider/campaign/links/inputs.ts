@@ -13,13 +13,11 @@ import { fields } from "../../../contract/fields";
 import {
   type CampaignName,
   campaignFields,
-  campaignRowRequest,
+  campaignRequests,
   DEFAULT_FIELD_LIST,
-  fromRowNames,
   inputShape,
   REQUEST_FIELD_LIST,
   rowShape,
-  toWire,
   type WireName,
 } from "../../../contract/request-fields";
 import { type SessionStatus } from "../../../contract/schemas";
@@ -157,9 +155,10 @@ export function csvFileName(value: unknown): string | undefined {
 /** The effective request of every row: the row's own values, then the campaign's defaults. */
 export function desiredRows(inputs: CampaignLinksInputs): Map<string, DesiredRow> {
   const out = new Map<string, DesiredRow>();
+  // Canonical forms also for old inputs read back raw (the reissue guard's olds).
+  const requestOf = campaignRequests(inputs, "wire");
   for (const [caseId, row] of Object.entries(inputs.rows)) {
-    // Canonical forms also for old inputs read back raw (the reissue guard's olds).
-    const fields = toWire(campaignRowRequest(inputs, caseId, fromRowNames(row))) as SessionFields;
+    const fields = requestOf(caseId, row) as SessionFields;
     out.set(caseId, { caseId, scope: campaignRowName(inputs.keyScope, logicalNameFor(caseId)), fields, fp: fingerprint(fields, inputs.rotation), rotation: inputs.rotation });
   }
   return out;
