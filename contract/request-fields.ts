@@ -60,6 +60,8 @@ export interface RequestField {
   noun: string;
   /** The plugin schema's description of the input. */
   doc: string;
+  /** `klarefi sessions create`: the flag (without `--`), its argument and its help line. */
+  cli: { flag: string; arg: string; help: string };
   /** For a `setting`: the description of the campaign's property. */
   campaignDoc?: string;
 }
@@ -76,6 +78,7 @@ export const REQUEST_FIELDS = {
     noun: "case type",
     doc: "Case type identifier from the Klarefi dashboard, e.g. `motor_claim`.",
     campaignDoc: "Case type of every link, e.g. `hail_damage`.",
+    cli: { flag: "case-type", arg: "<id>", help: "Case type identifier from your Klarefi dashboard, e.g. motor_claim" },
   },
   externalCaseId: {
     wire: "external_case_id",
@@ -86,6 +89,7 @@ export const REQUEST_FIELDS = {
     campaign: "key",
     noun: "external case id",
     doc: "Your own case reference, e.g. `claim_48392`.",
+    cli: { flag: "external-case-id", arg: "<ref>", help: "Your system's case reference, e.g. claim_48392" },
   },
   externalApplicantId: {
     wire: "external_applicant_id",
@@ -97,6 +101,7 @@ export const REQUEST_FIELDS = {
     row: { name: "applicant", cell: 1 },
     noun: "external applicant id",
     doc: "Your own applicant reference, e.g. `applicant_789`.",
+    cli: { flag: "external-applicant-id", arg: "<ref>", help: "Your system's applicant reference, e.g. applicant_789" },
   },
   returnUrl: {
     wire: "return_url",
@@ -108,6 +113,7 @@ export const REQUEST_FIELDS = {
     row: { name: "returnUrl", cell: 3 },
     noun: "return URL",
     doc: "Where the hosted page sends the applicant when done; https only.",
+    cli: { flag: "return-url", arg: "<url>", help: "Where the applicant goes when done (https://, or http://localhost)" },
   },
   locale: {
     wire: "locale",
@@ -120,6 +126,7 @@ export const REQUEST_FIELDS = {
     row: { name: "locale", cell: 2 },
     noun: "locale",
     doc: "BCP 47 language tag of the hosted page, e.g. `nl`.",
+    cli: { flag: "locale", arg: "<tag>", help: "BCP 47 language tag, e.g. nl or nl-BE" },
   },
   traceId: {
     wire: "trace_id",
@@ -130,6 +137,7 @@ export const REQUEST_FIELDS = {
     campaign: "default",
     noun: "trace id",
     doc: "Trace id for support and debugging; echoed by the API.",
+    cli: { flag: "trace-id", arg: "<id>", help: "Trace id for support/debugging (also sent as Klarefi-Trace-Id)" },
   },
   expiresAt: {
     wire: "expires_at",
@@ -140,6 +148,7 @@ export const REQUEST_FIELDS = {
     campaign: "default",
     noun: "expiry",
     doc: "When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.",
+    cli: { flag: "expires-at", arg: "<time>", help: "RFC 3339 expiry of the link, e.g. 2027-03-31T00:00:00Z" },
   },
 } as const satisfies Record<string, RequestField>;
 
