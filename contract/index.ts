@@ -1,9 +1,10 @@
 /**
  * @module
  * The Klarefi contract in one import: the wire schemas and headers
- * (schemas.ts), the field rules (fields.ts) and the wording of validation
- * problems (messages.ts). The client, the server, the provider and the CLI
- * all build on it.
+ * (schemas.ts), the field rules (fields.ts), the table of request fields
+ * (request-fields.ts) and the wording of validation problems
+ * (messages.ts). The client, the server, the provider and the CLI all build
+ * on it.
  */
 export * from "./schemas";
 export {
@@ -21,4 +22,5 @@ export {
   SESSION_ID_PATTERN,
   TRACE_ID_PATTERN,
 } from "./fields";
+export { REQUEST_FIELDS, type RequestField, type RequestName } from "./request-fields";
 export { fieldProblems, firstProblem, issueMessage, type FieldProblem } from "./messages";

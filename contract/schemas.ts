@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { fields } from "./fields";
+import { wireShape } from "./request-fields";
 
 export {
   isAllowedReturnUrl,
@@ -32,16 +33,15 @@ export const TraceId = fields.traceId("trace_id");
 /** An RFC 3339 timestamp with a zone, as `expires_at`: `2027-03-31T00:00:00Z`. */
 export const Timestamp = fields.timestamp("expires_at");
 
-/** Body of `POST /api/v1/sessions`. Unknown fields are refused. */
+/**
+ * Body of `POST /api/v1/sessions`: the request fields (request-fields.ts)
+ * and the idempotency key. Unknown fields are refused.
+ */
+const { case_type_id, ...requestFields } = wireShape();
 export const CreateSessionRequest = z.strictObject({
-  case_type_id: CaseTypeId,
+  case_type_id,
   idempotency_key: fields.idempotencyKey("idempotency_key"),
-  external_case_id: fields.externalId("external_case_id"),
-  external_applicant_id: fields.externalId("external_applicant_id"),
-  return_url: ReturnUrl.optional(),
-  locale: Locale.optional(),
-  trace_id: TraceId.optional(),
-  expires_at: Timestamp.optional(),
+  ...requestFields,
 });
 export type CreateSessionRequest = z.input<typeof CreateSessionRequest>;
 

@@ -5,14 +5,7 @@
  * user asked for it. The sentence lives here so both modes say the same thing.
  */
 
-/** API field names as users write them in programs. */
-const PROGRAM_NAMES: Record<string, string> = {
-  case_type_id: "caseTypeId",
-  external_case_id: "externalCaseId",
-  external_applicant_id: "externalApplicantId",
-  return_url: "returnUrl",
-  trace_id: "traceId",
-};
+import { programName } from "../contract/request-fields";
 
 /**
  * The sentence shown when a change would revoke and reissue live links.
@@ -22,7 +15,7 @@ const PROGRAM_NAMES: Record<string, string> = {
 export function reissueMessage(caseIds: readonly string[], fields: readonly string[]): string {
   const n = caseIds.length;
   const shown = caseIds.slice(0, 5).join(", ") + (n > 5 ? `, and ${(n - 5).toLocaleString("en-US")} more` : "");
-  const names = fields.map((f) => PROGRAM_NAMES[f] ?? f).join(", ");
+  const names = fields.map(programName).join(", ");
   const cause = names === "" ? "a changed field that is sent to the API needs a new link" : `a new ${names} needs a new link`;
   return (
     `This change would revoke and reissue ${n.toLocaleString("en-US")} live link${n === 1 ? "" : "s"} (${shown}): ${cause}, ` +

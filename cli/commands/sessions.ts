@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { KlarefiNotFoundError, KlarefiValidationError } from "../../client/errors";
 import type { Klarefi } from "../../client/klarefi";
+import { REQUEST_FIELD_LIST, type RequestField } from "../../contract/request-fields";
 import type { CreateSessionRequest, Session, SessionStatus } from "../../contract/schemas";
 import { API_OPTIONS, noPositionals, onePositional, parseFlags } from "../args";
 import { clientFromEnvironment } from "../client";
@@ -33,20 +34,22 @@ Run "klarefi sessions <command> --help" for a command's flags.
 ${ENV_NOTE}
 `;
 
-export const SESSIONS_CREATE_HELP = `Usage: klarefi sessions create --case-type <id> --external-case-id <ref> --external-applicant-id <ref> [flags]
+/** A flag of `sessions create` as its help lists it: the flag and its argument, then what it is. */
+const helpLine = (flag: string, help: string) => `  ${flag.padEnd(31)}${help}`;
+/** The request fields' flags (contract/request-fields.ts): `--case-type <id>`. */
+const flagOf = (field: RequestField) => `--${field.cli.flag} ${field.cli.arg}`;
+const requiredFields = REQUEST_FIELD_LIST.filter((field) => field.required);
+const optionalFields = REQUEST_FIELD_LIST.filter((field) => !field.required);
+
+export const SESSIONS_CREATE_HELP = `Usage: klarefi sessions create ${requiredFields.map(flagOf).join(" ")} [flags]
 
 Create a hosted intake session (POST /api/v1/sessions).
 
 Required:
-  --case-type <id>               Case type identifier from your Klarefi dashboard, e.g. motor_claim
-  --external-case-id <ref>       Your system's case reference, e.g. claim_48392
-  --external-applicant-id <ref>  Your system's applicant reference, e.g. applicant_789
+${requiredFields.map((field) => helpLine(flagOf(field), field.cli.help)).join("\n")}
 
 Optional:
-  --return-url <url>             Where the applicant goes when done (https://, or http://localhost)
-  --locale <tag>                 BCP 47 language tag, e.g. nl or nl-BE
-  --trace-id <id>                Trace id for support/debugging (also sent as Klarefi-Trace-Id)
-  --expires-at <time>            RFC 3339 expiry of the link, e.g. 2027-03-31T00:00:00Z
+${optionalFields.map((field) => helpLine(flagOf(field), field.cli.help)).join("\n")}
   --idempotency-key <key>        Reuse to retry safely; default a fresh cli_<uuid>
   --url-only                     Print only the signed URL
   --json                         Print the whole session as JSON (includes the idempotency_key)
@@ -105,13 +108,7 @@ ${ENV_NOTE}
 
 /** Flag names of the create command by body field, to point usage errors at the flag. */
 const FLAG_OF_FIELD: Record<string, string> = {
-  case_type_id: "--case-type",
-  external_case_id: "--external-case-id",
-  external_applicant_id: "--external-applicant-id",
-  return_url: "--return-url",
-  locale: "--locale",
-  trace_id: "--trace-id",
-  expires_at: "--expires-at",
+  ...Object.fromEntries(REQUEST_FIELD_LIST.map((field) => [field.wire, `--${field.cli.flag}`])),
   idempotency_key: "--idempotency-key",
 };
 
@@ -142,13 +139,7 @@ async function createSession(args: string[], io: CliIo): Promise<number> {
   const command = "sessions create";
   const { values, positionals } = parseFlags(command, args, {
     ...API_OPTIONS,
-    "case-type": { type: "string" },
-    "external-case-id": { type: "string" },
-    "external-applicant-id": { type: "string" },
-    "return-url": { type: "string" },
-    locale: { type: "string" },
-    "trace-id": { type: "string" },
-    "expires-at": { type: "string" },
+    ...Object.fromEntries(REQUEST_FIELD_LIST.map((field) => [field.cli.flag, { type: "string" as const }])),
     "idempotency-key": { type: "string" },
     "url-only": { type: "boolean" },
     json: { type: "boolean" },
@@ -158,22 +149,16 @@ async function createSession(args: string[], io: CliIo): Promise<number> {
     return ExitCode.ok;
   }
   noPositionals(command, positionals);
-  const required = ["case-type", "external-case-id", "external-applicant-id"] as const;
-  for (const flag of required) {
-    if (values[flag] === undefined) throw new UsageError(`missing required flag --${flag}`, command);
+  const flags = values as Record<string, string | boolean | undefined>;
+  for (const field of requiredFields) {
+    if (flags[field.cli.flag] === undefined) throw new UsageError(`missing required flag --${field.cli.flag}`, command);
   }
   if (values["url-only"] && values.json) throw new UsageError("--url-only and --json exclude each other", command);
 
-  const body: CreateSessionRequest = {
-    case_type_id: values["case-type"] as string,
+  const body = {
+    ...Object.fromEntries(REQUEST_FIELD_LIST.filter((field) => flags[field.cli.flag] !== undefined).map((field) => [field.wire, flags[field.cli.flag]])),
     idempotency_key: values["idempotency-key"] ?? `cli_${randomUUID()}`,
-    external_case_id: values["external-case-id"] as string,
-    external_applicant_id: values["external-applicant-id"] as string,
-    ...(values["return-url"] === undefined ? {} : { return_url: values["return-url"] }),
-    ...(values.locale === undefined ? {} : { locale: values.locale }),
-    ...(values["trace-id"] === undefined ? {} : { trace_id: values["trace-id"] }),
-    ...(values["expires-at"] === undefined ? {} : { expires_at: values["expires-at"] }),
-  };
+  } as CreateSessionRequest;
 
   const klarefi = clientFromEnvironment(io, command, values["base-url"]);
   try {

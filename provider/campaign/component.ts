@@ -11,9 +11,9 @@ import { IntakeSession } from "../intake-session";
 import { IntakeCampaignLinks } from "./links/resource";
 import { countStatuses, type LinkRowInput, type LinkState, type StatusSummary } from "./links/inputs";
 import { shardOf } from "./links/shards";
-import { canonicalLocale } from "../../contract/fields";
+import { type ByName, campaignRequests, canonicalForms, toRowNames } from "../../contract/request-fields";
 import { mailMergeWritten, type MailMergeRow, writeMailMerge } from "../../contract/mail-merge";
-import { type CampaignRow, CampaignRowsError, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
+import { type CampaignDefaults, type CampaignRow, CampaignRowsError, campaignRows, logicalNameFor, type SourcedRow } from "./rows";
 
 /** Arguments of an {@link IntakeCampaign}. Give `rows` or `csvFile`. */
 export interface IntakeCampaignArgs {
@@ -23,8 +23,8 @@ export interface IntakeCampaignArgs {
   rows?: readonly CampaignRow[];
   /** Or a CSV file with a header row (relative paths resolve against the working directory). */
   csvFile?: string;
-  /** Campaign-wide defaults; a row's own `locale` / `returnUrl` wins. */
-  defaults?: { locale?: string | undefined; returnUrl?: string | undefined; expiresAt?: string | undefined; traceId?: string | undefined };
+  /** Campaign-wide defaults (`locale`, `returnUrl`, `expiresAt`, `traceId`); a row's own `locale` / `returnUrl` wins. */
+  defaults?: CampaignDefaults;
   /** Change to reissue every link of the campaign, completed ones included. */
   rotation?: string | undefined;
   /**
@@ -126,20 +126,16 @@ export class IntakeCampaign extends pulumi.ComponentResource {
   constructor(name: string, args: IntakeCampaignArgs, opts?: pulumi.ComponentResourceOptions) {
     super("klarefi:index:IntakeCampaign", name, {}, opts);
     const rows = campaignRows(args);
-    const defaults = args.defaults ?? {};
-    // Checked by campaignRows; the mail-merge file shows it as it is sent.
-    const defaultLocale = defaults.locale === undefined ? undefined : canonicalLocale(defaults.locale);
+    // Checked by campaignRows; in the form they are sent (a locale in canonical case), as the mail-merge file shows them.
+    const defaults = canonicalForms(args.defaults ?? {});
+    const defaultLocale = defaults.locale;
     const retainOnDelete = args.retainOnDelete ?? false;
     let mailMerge: () => pulumi.Output<MailMergeRow[]>;
     if (args.mode === "bulk") {
       const count = shardCount(args.shards);
       const perShard: Record<string, LinkRowInput>[] = Array.from({ length: count }, () => ({}));
       for (const row of rows) {
-        (perShard[shardOf(row.externalCaseId, count)] as Record<string, LinkRowInput>)[row.externalCaseId] = {
-          applicant: row.externalApplicantId,
-          ...(row.locale === undefined ? {} : { locale: row.locale }),
-          ...(row.returnUrl === undefined ? {} : { returnUrl: row.returnUrl }),
-        };
+        (perShard[shardOf(row.externalCaseId, count)] as Record<string, LinkRowInput>)[row.externalCaseId] = toRowNames(row) as LinkRowInput;
       }
       // Shards run one after another (each depends on the one before): after a
       // Ctrl-C the engine finishes the shard in flight and starts no other, so
@@ -152,12 +148,9 @@ export class IntakeCampaign extends pulumi.ComponentResource {
           new IntakeCampaignLinks(
             index === 0 ? name : `${name}-shard-${index + 1}`,
             {
+              ...defaults,
               caseTypeId: args.caseTypeId,
               rows: linkRows,
-              locale: defaultLocale,
-              returnUrl: defaults.returnUrl,
-              expiresAt: defaults.expiresAt,
-              traceId: defaults.traceId,
               rotation: args.rotation,
               reissue: args.reissue,
               retainRemovedRows: retainOnDelete || undefined,
@@ -188,17 +181,12 @@ export class IntakeCampaign extends pulumi.ComponentResource {
         );
     } else {
       const sessions: Record<string, IntakeSession> = {};
+      const requestOf = campaignRequests({ ...defaults, caseTypeId: args.caseTypeId }, "program");
       for (const row of rows) {
         sessions[row.externalCaseId] = new IntakeSession(
           campaignRowName(name, logicalNameFor(row.externalCaseId)),
           {
-            caseTypeId: args.caseTypeId,
-            externalCaseId: row.externalCaseId,
-            externalApplicantId: row.externalApplicantId,
-            locale: row.locale ?? defaultLocale,
-            returnUrl: row.returnUrl ?? defaults.returnUrl,
-            expiresAt: defaults.expiresAt,
-            traceId: defaults.traceId,
+            ...(requestOf(row.externalCaseId, toRowNames(row)) as ByName<string>),
             rotation: args.rotation,
             reissue: args.reissue,
           },

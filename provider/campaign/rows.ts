@@ -14,27 +14,27 @@ import { parse } from "csv-parse/sync";
 import { z } from "zod";
 import * as pulumi from "@pulumi/pulumi";
 import { expiryProblem, fields } from "../../contract/fields";
+import { type ByName, type CampaignName, campaignFields, columnShape, DEFAULT_FIELD_LIST, inputShape, REQUEST_FIELDS, ROW_FIELD_LIST } from "../../contract/request-fields";
 import { fieldProblems, unreadableFileReason } from "../../contract/messages";
 
-/** One applicant of a campaign: who gets a link, and per-row overrides. */
-export const CampaignRow = z.object({
-  externalCaseId: fields.externalId("externalCaseId"),
-  externalApplicantId: fields.externalId("externalApplicantId"),
-  /** Sent in canonical case: `NL` → `nl`, `nl-nl` → `nl-NL`. */
-  locale: fields.canonicalLocale("locale").optional(),
-  returnUrl: fields.returnUrl("returnUrl").optional(),
-});
+/**
+ * The request fields of a row (contract/request-fields.ts): the key
+ * (`externalCaseId`), then the row's own values (`externalApplicantId`,
+ * `locale`, `returnUrl`) in the order of their CSV columns.
+ */
+const COLUMN_FIELDS = [...campaignFields("key"), ...ROW_FIELD_LIST];
+
+/**
+ * One applicant of a campaign: who gets a link, and per-row overrides. A
+ * locale is sent in canonical case: `NL` → `nl`, `nl-nl` → `nl-NL`.
+ */
+export const CampaignRow = z.object(inputShape(COLUMN_FIELDS.map((field) => field.name) as CampaignName<"key" | "row" | "row or default">[]));
 export type CampaignRow = z.infer<typeof CampaignRow>;
 
-/** Property → CSV column (snake_case, as in the API). */
-const CSV_COLUMNS = { externalCaseId: "external_case_id", externalApplicantId: "external_applicant_id", locale: "locale", returnUrl: "return_url" } as const;
-/** The same row as a CSV file spells it: problems name the CSV's columns. */
-const CsvRow = z.object({
-  external_case_id: fields.externalId("external_case_id"),
-  external_applicant_id: fields.externalId("external_applicant_id"),
-  locale: fields.canonicalLocale("locale").optional(),
-  return_url: fields.returnUrl("return_url").optional(),
-});
+/** The same row as a CSV file spells it (snake_case, as in the API): problems name the CSV's columns. */
+const CsvRow = z.object(columnShape(COLUMN_FIELDS));
+/** The columns a campaign CSV must have. */
+const REQUIRED_COLUMNS = COLUMN_FIELDS.filter((field) => field.required);
 
 /** A row with where it came from, for error messages. */
 export interface SourcedRow extends CampaignRow {
@@ -42,16 +42,13 @@ export interface SourcedRow extends CampaignRow {
   line: number;
 }
 
-/** CSV column names (snake_case, as in the API) and the camelCase spelling both work. */
-const COLUMN_ALIASES: Record<string, keyof CampaignRow> = {
-  external_case_id: "externalCaseId",
-  externalcaseid: "externalCaseId",
-  external_applicant_id: "externalApplicantId",
-  externalapplicantid: "externalApplicantId",
-  locale: "locale",
-  return_url: "returnUrl",
-  returnurl: "returnUrl",
-};
+/** CSV column names (snake_case, as in the API) and the camelCase spelling (in any case) both work. */
+const COLUMN_ALIASES: Record<string, string> = Object.fromEntries(
+  COLUMN_FIELDS.flatMap((field) => [
+    [field.wire, field.name],
+    [field.name.toLowerCase(), field.name],
+  ]),
+);
 
 /**
  * One problem of a campaign's rows or settings: where (`line`: the CSV line,
@@ -112,21 +109,23 @@ export interface CampaignRowsSource {
   csvFile?: string | undefined;
 }
 
+/** The request fields a campaign has a default for: `locale`, `returnUrl`, `traceId`, `expiresAt` (contract/request-fields.ts). */
+export type DefaultName = CampaignName<"row or default" | "default">;
+const DEFAULT_NAMES = DEFAULT_FIELD_LIST.map((field) => field.name) as DefaultName[];
+/** The campaign-wide defaults of the rows (see `IntakeCampaignArgs`). */
+export type CampaignDefaults = ByName<string, DefaultName>;
+
 /** The campaign-wide settings the rows are checked with (see `IntakeCampaignArgs`). */
-export interface CampaignSettingsArgs {
-  caseTypeId: string;
-  defaults?: { locale?: string | undefined; returnUrl?: string | undefined; expiresAt?: string | undefined; traceId?: string | undefined } | undefined;
+export interface CampaignSettingsArgs extends ByName<string, CampaignName<"setting">> {
+  defaults?: CampaignDefaults | undefined;
   rotation?: string | undefined;
 }
 
 /** The campaign-wide settings, checked with the same rules as each row; `prefix` names the defaults (`defaults.`). */
 const campaignSettings = (prefix: string) =>
   z.object({
-    caseTypeId: fields.caseTypeId("caseTypeId"),
-    locale: fields.locale(`${prefix}locale`).optional(),
-    returnUrl: fields.returnUrl(`${prefix}returnUrl`).optional(),
-    expiresAt: fields.timestamp(`${prefix}expiresAt`).optional(),
-    traceId: fields.traceId(`${prefix}traceId`).optional(),
+    ...inputShape(campaignFields("setting").map((field) => field.name)),
+    ...inputShape(DEFAULT_NAMES, prefix),
     rotation: fields.label("rotation").optional(),
   });
 
@@ -150,7 +149,7 @@ export function campaignSettingsProblems(args: CampaignSettingsArgs, nowMs = Dat
 }
 
 /** The columns a campaign CSV may have, for messages. */
-const EXPECTED_COLUMNS = "external_case_id, external_applicant_id, locale, return_url";
+const EXPECTED_COLUMNS = COLUMN_FIELDS.map((field) => field.wire).join(", ");
 
 /** One record of a CSV file as the layout scan finds it: its first line and its text, without the line break. */
 export interface CsvRecordText {
@@ -290,7 +289,7 @@ export function parseCampaignCsv(csv: string, source = "campaign CSV"): SourcedR
   const cells = cellsOf(scan.records);
   const [header, ...body] = scan.records.map((record, i) => ({ line: record.line, cells: cells[i] ?? [] }));
   if (!header) {
-    const empty: RowProblem = { message: `the file is empty: expected a header row with ${CSV_COLUMNS.externalCaseId},${CSV_COLUMNS.externalApplicantId}` };
+    const empty: RowProblem = { message: `the file is empty: expected a header row with ${REQUIRED_COLUMNS.map((field) => field.wire).join(",")}` };
     throw new CampaignRowsError(source, scan.problems.length > 0 ? scan.problems : [empty]);
   }
   // A quoting problem before the first record read is in the header itself.
@@ -302,8 +301,8 @@ export function parseCampaignCsv(csv: string, source = "campaign CSV"): SourcedR
     if (!column) headerProblems.push({ line: header.line, column: name, message: `unknown column "${name}" (expected ${EXPECTED_COLUMNS})` });
     else if (columns.indexOf(column) < i) headerProblems.push({ line: header.line, column: name, message: `column "${name}" appears twice` });
   });
-  for (const required of ["externalCaseId", "externalApplicantId"] as const) {
-    if (!columns.includes(required)) headerProblems.push({ line: header.line, message: `the header has no ${CSV_COLUMNS[required]} column` });
+  for (const required of REQUIRED_COLUMNS) {
+    if (!columns.includes(required.name)) headerProblems.push({ line: header.line, message: `the header has no ${required.wire} column` });
   }
   // With a bad header the rows cannot be read by it: report the header and the quoting, by line.
   if (headerProblems.length > 0) throw new CampaignRowsError(source, byLine([...headerProblems, ...scan.problems]));
@@ -354,7 +353,7 @@ export function validateCampaignRows(
   const valid: SourcedRow[] = [];
   const firstLine = new Map<string, number>();
   const names = new Map<string, number>();
-  const caseIdColumn = spelling === "csv" ? CSV_COLUMNS.externalCaseId : "externalCaseId";
+  const caseIdColumn = spelling === "csv" ? REQUEST_FIELDS.externalCaseId.wire : "externalCaseId";
   rows.forEach((raw, index) => {
     const line = raw.line ?? index + 1;
     const parsed = parseRow(raw, spelling);
@@ -391,24 +390,12 @@ function parseRow(
     const parsed = CampaignRow.safeParse(raw);
     return parsed.success ? { success: true, row: parsed.data } : { success: false, problems: fieldProblems(parsed.error, raw) };
   }
-  const input = {
-    external_case_id: raw.externalCaseId,
-    external_applicant_id: raw.externalApplicantId,
-    locale: raw.locale,
-    return_url: raw.returnUrl,
-  };
+  const input = Object.fromEntries(COLUMN_FIELDS.map((field) => [field.wire, raw[field.name]]));
   const parsed = CsvRow.safeParse(input);
   if (!parsed.success) return { success: false, problems: fieldProblems(parsed.error, input) };
-  const { external_case_id, external_applicant_id, locale, return_url } = parsed.data;
-  return {
-    success: true,
-    row: {
-      externalCaseId: external_case_id,
-      externalApplicantId: external_applicant_id,
-      ...(locale === undefined ? {} : { locale }),
-      ...(return_url === undefined ? {} : { returnUrl: return_url }),
-    },
-  };
+  const checked = parsed.data as Record<string, string | undefined>;
+  const row = Object.fromEntries(COLUMN_FIELDS.filter((field) => checked[field.wire] !== undefined).map((field) => [field.name, checked[field.wire]]));
+  return { success: true, row: row as CampaignRow };
 }
 
 /** The resource name suffix for a case: stable, so editing one row touches only that row. */

@@ -6,25 +6,18 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { fields } from "../../contract/fields";
+import { type ByName, inputShape, REQUEST_FIELD_LIST, REQUEST_FIELDS, type RequestName, toWire } from "../../contract/request-fields";
 import type { Session } from "../../contract/schemas";
 import { MAX_USER_IDEMPOTENCY_KEY_LENGTH } from "../idempotency";
+import type { SessionFields } from "../session-ops";
 
-/** Inputs of an {@link IntakeSession}. Every field but `rotation` and `idempotencyKey` is sent to the API. */
-export interface IntakeSessionArgs {
-  /** Case type identifier from the Klarefi dashboard, e.g. `motor_claim`. */
-  caseTypeId: pulumi.Input<string>;
-  /** Your own case reference, e.g. `claim_48392`. */
-  externalCaseId: pulumi.Input<string>;
-  /** Your own applicant reference, e.g. `applicant_789`. */
-  externalApplicantId: pulumi.Input<string>;
-  /** Where the hosted page sends the applicant when done; https only. */
-  returnUrl?: pulumi.Input<string>;
-  /** BCP 47 language tag for the hosted page, e.g. `nl`. */
-  locale?: pulumi.Input<string>;
-  /** Trace id for support and debugging; echoed by the API. */
-  traceId?: pulumi.Input<string>;
-  /** When the link stops working (RFC 3339); the API's default is 30 days after creation. */
-  expiresAt?: pulumi.Input<string>;
+/**
+ * Inputs of an {@link IntakeSession}: the request fields
+ * (contract/request-fields.ts: `caseTypeId`, `externalCaseId`,
+ * `externalApplicantId`, `returnUrl`, `locale`, `traceId`, `expiresAt`),
+ * which are sent to the API, and the provider's own below.
+ */
+export interface IntakeSessionArgs extends ByName<pulumi.Input<string>> {
   /** Your own idempotency key; derived from the stack, the resource name and the inputs when absent. */
   idempotencyKey?: pulumi.Input<string>;
   /** Any label; change it to replace the link with a fresh one while keeping the other inputs. */
@@ -54,14 +47,8 @@ export interface IntakeSessionArgs {
  * Every rule is the contract's (contract/fields.ts), named as the user writes it.
  */
 export const IntakeSessionInputs = z.object({
-  caseTypeId: fields.caseTypeId("caseTypeId"),
-  externalCaseId: fields.externalId("externalCaseId"),
-  externalApplicantId: fields.externalId("externalApplicantId"),
-  returnUrl: fields.returnUrl("returnUrl").optional(),
-  // Sent in canonical case (`NL` → `nl`); the diff compares it so too.
-  locale: fields.canonicalLocale("locale").optional(),
-  traceId: fields.traceId("traceId").optional(),
-  expiresAt: fields.timestamp("expiresAt").optional(),
+  // A locale is sent in canonical case (`NL` → `nl`); the diff compares it so too.
+  ...inputShape(),
   // Leaves room for the `~n` generation suffix within the API's limit.
   idempotencyKey: fields.idempotencyKey("idempotencyKey", MAX_USER_IDEMPOTENCY_KEY_LENGTH).optional(),
   rotation: fields.label("rotation").optional(),
@@ -73,21 +60,15 @@ export type IntakeSessionInputs = z.infer<typeof IntakeSessionInputs>;
 
 /**
  * The inputs the request snapshot records: the API fields, the user's key and
- * `rotation`. A change to any of them is a change; all but `expiresAt` (moved
- * in place) need a new link.
+ * `rotation`. A change to any of them is a change; all but the fields that
+ * change in place (`expiresAt`: {@link needsNewLink}) need a new link.
  */
-export const REPLACING_INPUTS = [
-  "caseTypeId",
-  "externalCaseId",
-  "externalApplicantId",
-  "returnUrl",
-  "locale",
-  "traceId",
-  "expiresAt",
-  "idempotencyKey",
-  "rotation",
-] as const satisfies readonly (keyof IntakeSessionInputs)[];
-export type ReplacingInput = (typeof REPLACING_INPUTS)[number];
+export const REPLACING_INPUTS: readonly ReplacingInput[] = [...REQUEST_FIELD_LIST.map((field) => field.name), "idempotencyKey", "rotation"];
+export type ReplacingInput = RequestName | "idempotencyKey" | "rotation";
+/** Whether a change to this input needs a new link: every one but a request field that changes in place (`expiresAt`). */
+export function needsNewLink(name: ReplacingInput): boolean {
+  return !(name in REQUEST_FIELDS) || REQUEST_FIELDS[name as RequestName].reissues;
+}
 /** Inputs whose change is itself the request for a new link. */
 export const REISSUE_REQUESTS = ["rotation", "idempotencyKey"] as const satisfies readonly ReplacingInput[];
 export type RequestSnapshot = Partial<Record<ReplacingInput, string>>;
@@ -147,15 +128,7 @@ export function snapshot(inputs: Partial<Record<ReplacingInput, unknown>>): Requ
   return out;
 }
 /** The request body for the API, without its idempotency key. */
-export function apiFields(inputs: IntakeSessionInputs) {
-  return {
-    case_type_id: inputs.caseTypeId,
-    external_case_id: inputs.externalCaseId,
-    external_applicant_id: inputs.externalApplicantId,
-    return_url: inputs.returnUrl,
-    locale: inputs.locale,
-    trace_id: inputs.traceId,
-    expires_at: inputs.expiresAt,
-  };
+export function apiFields(inputs: IntakeSessionInputs): SessionFields {
+  return toWire(inputs);
 }
 

@@ -3,10 +3,11 @@
  * The pure policies of an intake session: input checks and the diff that
  * decides between no change and replacement.
  */
-import { canonicalLocale, expiryProblem } from "../../contract/fields";
+import { expiryProblem } from "../../contract/fields";
+import { canonicalValue } from "../../contract/request-fields";
 import { fieldProblems } from "../../contract/messages";
 import { reissueMessage } from "../reissue";
-import { IntakeSessionInputs, REISSUE_REQUESTS, REPLACING_INPUTS, snapshot } from "./inputs";
+import { IntakeSessionInputs, needsNewLink, REISSUE_REQUESTS, REPLACING_INPUTS, snapshot } from "./inputs";
 
 /** A check failure as the engine shows it: the property and a reason a person can act on. */
 export interface CheckFailure {
@@ -50,7 +51,7 @@ export function reissueRefusal(olds: Record<string, unknown>, news: IntakeSessio
   if (news.reissue === "allow" || typeof olds.caseTypeId !== "string" || typeof olds.keyScope !== "string") return undefined;
   const differs = (name: string) => normalize(name, olds[name]) !== normalize(name, (news as Record<string, unknown>)[name]);
   if (REISSUE_REQUESTS.some(differs)) return undefined;
-  const changed = REPLACING_INPUTS.filter((name) => name !== "expiresAt" && differs(name));
+  const changed = REPLACING_INPUTS.filter((name) => needsNewLink(name) && differs(name));
   if (changed.length === 0) return undefined;
   return { property: changed[0] as string, reason: reissueMessage([news.externalCaseId], changed) };
 }
@@ -70,7 +71,7 @@ export function diffIntakeSession(
 ): { changes: boolean; replaces: string[]; deleteBeforeReplace: false } {
   const stored: Record<string, unknown> = isRecord(olds.request) ? olds.request : legacySnapshot(olds, news);
   const changed = REPLACING_INPUTS.filter((name) => normalize(name, stored[name]) !== normalize(name, news[name]));
-  let replaces: string[] = changed.filter((name) => name !== "expiresAt");
+  let replaces: string[] = changed.filter(needsNewLink);
   const requested = replaces.some((name) => (REISSUE_REQUESTS as readonly string[]).includes(name));
   if (olds.status === "completed" && !requested) replaces = [];
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: false };
@@ -100,13 +101,12 @@ function normalize(name: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string") return JSON.stringify(value);
   const trimmed = value.trim();
-  // A locale stored as written before locales were sent in canonical case: `NL` is `nl`.
-  if (name === "locale") return canonicalLocale(trimmed);
   if (name === "expiresAt") {
     const at = Date.parse(trimmed);
     return Number.isNaN(at) ? trimmed : new Date(at).toISOString();
   }
-  return trimmed;
+  // A locale stored as written before locales were sent in canonical case: `NL` is `nl`.
+  return canonicalValue(name, trimmed);
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -6,6 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { Klarefi } from "../../client/klarefi";
+import { REQUEST_FIELD_LIST } from "../../contract/request-fields";
 import type { Session } from "../../contract/schemas";
 import { baseIdempotencyKey } from "../idempotency";
 import { withoutUserErrorTraces } from "../host-errors";
@@ -127,15 +128,15 @@ export class IntakeSessionProviderImpl {
   }
 }
 
-/** Where a session's identity differs from the inputs that claim it (written once for adopt and create). */
-function identityMismatches(inputs: IntakeSessionInputs, session: Session) {
-  return (
-    [
-      { input: "caseTypeId", field: "case_type_id", asked: inputs.caseTypeId, got: session.case_type_id },
-      { input: "externalCaseId", field: "external_case_id", asked: inputs.externalCaseId, got: session.external_case_id },
-      { input: "externalApplicantId", field: "external_applicant_id", asked: inputs.externalApplicantId, got: session.external_applicant_id },
-    ] as const
-  ).filter((m) => m.asked !== m.got);
+/**
+ * Where a session's identity (the required request fields: case type and
+ * external ids) differs from the inputs that claim it (written once for adopt and create).
+ */
+function identityMismatches(inputs: IntakeSessionInputs, session: Session): { input: string; field: string; asked: string; got: string }[] {
+  const answered = session as unknown as Record<string, unknown>;
+  return REQUEST_FIELD_LIST.filter((f) => f.required)
+    .map((f) => ({ input: f.name, field: f.wire, asked: String(inputs[f.name]), got: String(answered[f.wire]) }))
+    .filter((m) => m.asked !== m.got);
 }
 
 let sharedImpl: IntakeSessionProviderImpl | undefined;

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../config-guard";
+import { type EchoName, REQUEST_FIELD_LIST, type RequiredName } from "../../contract/request-fields";
 import { keyScope } from "../idempotency";
 import type { IntakeSessionArgs } from "./inputs";
 import { STORED_ARGS } from "./stored";
@@ -20,6 +21,16 @@ export const SERIALIZED_PROVIDER = `exports.handler = () => require("@klarefi/pu
 
 /** The type token: what `pulumi.dynamic.Resource` would make of module `klarefi` and type `IntakeSession`. */
 export const INTAKE_SESSION_TYPE = "pulumi-nodejs:dynamic/klarefi:IntakeSession";
+
+/**
+ * The request fields an {@link IntakeSession} outputs as they were asked
+ * (contract/request-fields.ts, `echo`): `caseTypeId`, `externalCaseId`,
+ * `externalApplicantId`, `returnUrl`, `locale`, `traceId`.
+ */
+export type RequestEchoes = { readonly [K in EchoName]: pulumi.Output<K extends RequiredName ? string : string | undefined> };
+
+// The echoes are properties of every IntakeSession (set by the constructor).
+export interface IntakeSession extends RequestEchoes {}
 
 /**
  * A Klarefi intake session: the signed link one applicant opens to submit a
@@ -59,12 +70,6 @@ export class IntakeSession extends pulumi.CustomResource {
   declare readonly status: pulumi.Output<string>;
   /** When the link stops working. */
   declare readonly expiresAt: pulumi.Output<string>;
-  readonly caseTypeId: pulumi.Output<string>;
-  readonly externalCaseId: pulumi.Output<string>;
-  readonly externalApplicantId: pulumi.Output<string>;
-  readonly returnUrl: pulumi.Output<string | undefined>;
-  readonly locale: pulumi.Output<string | undefined>;
-  readonly traceId: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: IntakeSessionArgs, opts?: pulumi.CustomResourceOptions) {
     refusePlaintextApiKey();
@@ -85,11 +90,8 @@ export class IntakeSession extends pulumi.CustomResource {
     // The session id is the resource id, and the case id the session id in v1: neither is stored again.
     this.sessionId = this.id;
     this.caseId = this.id;
-    this.caseTypeId = pulumi.output(args.caseTypeId);
-    this.externalCaseId = pulumi.output(args.externalCaseId);
-    this.externalApplicantId = pulumi.output(args.externalApplicantId);
-    this.returnUrl = pulumi.output(args.returnUrl);
-    this.locale = pulumi.output(args.locale);
-    this.traceId = pulumi.output(args.traceId);
+    // The request fields as asked (`caseTypeId`, `locale`, …: `RequestEchoes`), from the arguments: not stored again.
+    const echoes = this as unknown as Record<string, pulumi.Output<string | undefined>>;
+    for (const field of REQUEST_FIELD_LIST) if (field.echo) echoes[field.name] = pulumi.output(args[field.name]);
   }
 }

@@ -7,6 +7,7 @@
  * by the plugin on first use: these modules load `@pulumi/pulumi`.
  */
 import path from "node:path";
+import { DEFAULT_FIELD_LIST, fromRowNames, toRowNames } from "../../contract/request-fields";
 import { CampaignRowsError, campaignSettingsProblems, parseCampaignCsv, readCampaignCsvFile, type SourcedRow, validateCampaignRows } from "../campaign/rows";
 import { type CampaignLinksProviderImpl, sharedCampaignLinksImpl } from "../campaign/links/provider";
 import type { CheckFailure } from "../intake-session/policy";
@@ -25,16 +26,12 @@ type Props = Record<string, unknown>;
 export function campaignInputProblems(olds: Props, news: Props): CheckFailure[] {
   const failures: CheckFailure[] = [];
   const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  const defaults = Object.fromEntries(DEFAULT_FIELD_LIST.map((field) => [field.name, text(news[field.name])]));
   const settings = campaignSettingsProblems(
     {
       caseTypeId: text(news.caseTypeId) ?? "",
       rotation: text(news.rotation),
-      defaults: {
-        locale: text(news.locale),
-        returnUrl: text(news.returnUrl),
-        traceId: text(news.traceId),
-        expiresAt: news.expiresAt === olds.expiresAt ? undefined : text(news.expiresAt),
-      },
+      defaults: { ...defaults, expiresAt: news.expiresAt === olds.expiresAt ? undefined : text(news.expiresAt) },
     },
     Date.now(),
     "", // the defaults are top-level properties here
@@ -46,7 +43,7 @@ export function campaignInputProblems(olds: Props, news: Props): CheckFailure[] 
     validateCampaignRows(
       caseIds.map((caseId, index) => {
         const row = (typeof rows[caseId] === "object" && rows[caseId] !== null ? rows[caseId] : {}) as Props;
-        return { externalCaseId: caseId, externalApplicantId: row.applicant, locale: row.locale, returnUrl: row.returnUrl, line: index + 1 };
+        return { ...fromRowNames(row), externalCaseId: caseId, line: index + 1 };
       }),
     );
   } catch (error) {
@@ -86,13 +83,7 @@ export function rowsFromCsvAsset(value: unknown, projectDir: string = process.cw
     return { failures: error.problems.map((problem) => ({ property: "", reason: `${source}: ${problem}` })) };
   }
   const rows: Record<string, Props> = {};
-  for (const row of read) {
-    rows[row.externalCaseId] = {
-      applicant: row.externalApplicantId,
-      ...(row.locale === undefined ? {} : { locale: row.locale }),
-      ...(row.returnUrl === undefined ? {} : { returnUrl: row.returnUrl }),
-    };
-  }
+  for (const row of read) rows[row.externalCaseId] = toRowNames(row);
   return { rows };
 }
 

@@ -8,6 +8,7 @@
  * wire, and `read` with nothing in state is `pulumi import`. The campaign's
  * adapter is in campaign.ts.
  */
+import { REQUEST_FIELD_LIST } from "../../contract/request-fields";
 import type { Session } from "../../contract/schemas";
 import { outputsFrom, snapshot } from "../intake-session/inputs";
 import type { CheckFailure } from "../intake-session/policy";
@@ -51,18 +52,16 @@ export function keepingSecrets<T>(secrets: readonly string[], operation: () => P
 /**
  * The inputs that reproduce an existing session: what `pulumi import`
  * records and prints as code, so that a program declaring them sees no
- * change. The expiry is left out: a program that names none keeps the
- * session's deadline, and one that names another moves it in place.
+ * change. The expiry (not an echo: `echo: false` in contract/request-fields.ts)
+ * is left out: a program that names none keeps the session's deadline, and
+ * one that names another moves it in place.
  */
 export function importedInputs(session: Session, keyScope: string): Props {
-  const inputs: Props = {
-    caseTypeId: session.case_type_id,
-    externalCaseId: session.external_case_id,
-    externalApplicantId: session.external_applicant_id,
-  };
-  if (session.return_url !== null) inputs.returnUrl = session.return_url;
-  if (session.locale !== null) inputs.locale = session.locale;
-  if (session.trace_id !== null) inputs.traceId = session.trace_id;
+  const answered = session as unknown as Props;
+  const inputs: Props = {};
+  for (const field of REQUEST_FIELD_LIST) {
+    if (field.echo && typeof answered[field.wire] === "string") inputs[field.name] = answered[field.wire];
+  }
   inputs.keyScope = keyScope;
   return inputs;
 }
@@ -75,8 +74,8 @@ export function importedInputs(session: Session, keyScope: string): Props {
 export function withInputEchoes(outs: Props): Props {
   const request = (typeof outs.request === "object" && outs.request !== null ? outs.request : {}) as Props;
   const echoes: Props = { caseId: outs.sessionId };
-  for (const name of ["caseTypeId", "externalCaseId", "externalApplicantId", "returnUrl", "locale", "traceId"]) {
-    if (typeof request[name] === "string") echoes[name] = request[name];
+  for (const field of REQUEST_FIELD_LIST) {
+    if (field.echo && typeof request[field.name] === "string") echoes[field.name] = request[field.name];
   }
   return { ...outs, ...echoes };
 }

@@ -6,8 +6,10 @@
  * generators turn into the Python and Go SDKs (`sdk/python`, `sdk/go`, made
  * by `tools/pulumi-sdkgen`). It describes the resources the dynamic provider
  * serves to TypeScript programs, with the same inputs and outputs; the
- * descriptions are the TypeScript doc comments, shortened.
+ * descriptions are the TypeScript doc comments, shortened. The request
+ * fields' properties come from their table (contract/request-fields.ts).
  */
+import { campaignFields, DEFAULT_FIELD_LIST, REQUEST_FIELD_LIST, type RequestField, ROW_FIELD_LIST } from "../../contract/request-fields";
 
 /** A property of the schema (the subset of Pulumi's schema this package uses). */
 export interface SchemaProperty {
@@ -29,6 +31,9 @@ export const GO_IMPORT_BASE_PATH = "github.com/klarefi/pulumi/sdk/go/klarefi";
 export const INTAKE_SESSION_TOKEN = "klarefi:index:IntakeSession";
 export const CAMPAIGN_LINKS_TOKEN = "klarefi:index:IntakeCampaignLinks";
 
+/** The request fields every request must have. */
+const REQUIRED_FIELDS = REQUEST_FIELD_LIST.filter((field) => field.required);
+
 const str = (description: string, extra: Partial<SchemaProperty> = {}): SchemaProperty => ({ type: "string", description, ...extra });
 
 /** Provider settings: stack config `klarefi:*` or the arguments of an explicit provider. */
@@ -46,15 +51,8 @@ const CONFIG: Record<string, SchemaProperty> = {
   maxRetries: { type: "integer", description: "Retries of a call answered 429 or 5xx, with backoff and Retry-After (default 6)." },
 };
 
-/** The inputs both session resources share, by their program names. */
+/** The inputs of the provider's own both session resources share (the request fields are in contract/request-fields.ts). */
 const SESSION_FIELDS = {
-  caseTypeId: str("Case type identifier from the Klarefi dashboard, e.g. `motor_claim`."),
-  returnUrl: str("Where the hosted page sends the applicant when done; https only."),
-  locale: str("BCP 47 language tag of the hosted page, e.g. `nl`."),
-  traceId: str("Trace id for support and debugging; echoed by the API."),
-  expiresAt: str(
-    "When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place.",
-  ),
   rotation: str("Any label; change it to replace the link(s) with fresh ones while keeping the other inputs."),
   reissue: str(
     '`"allow"` lets a change that needs a new link (case type, external id, locale, return URL, trace id) revoke and reissue it. ' +
@@ -62,14 +60,23 @@ const SESSION_FIELDS = {
   ),
 } satisfies Record<string, SchemaProperty>;
 
+/** The request fields (contract/request-fields.ts) with `describe`'s description, by program name, in table order. */
+function requestProperties(list: readonly (RequestField & { name: string })[], describe: (field: RequestField) => string): Record<string, SchemaProperty> {
+  return Object.fromEntries(list.map((field) => [field.name, str(describe(field))]));
+}
+
+/** How the schema describes the request fields where they are not the session's own inputs. */
+const described = {
+  /** `IntakeSession`'s output of a field as it was asked. */
+  echo: (field: RequestField) => `The session's ${field.noun}${field.required ? "" : ", if any"}.`,
+  /** A campaign's property for a field: the setting, or the rows' default. */
+  campaign: (field: RequestField) => field.campaignDoc ?? (field.campaign === "row or default" ? `Default ${field.noun} of the rows.` : field.doc),
+  /** A bulk row's own value. */
+  row: (field: RequestField) => (field.required ? `The row's ${field.noun}.` : `This row's ${field.noun}, overriding the campaign's.`),
+};
+
 const INTAKE_SESSION_INPUTS: Record<string, SchemaProperty> = {
-  caseTypeId: SESSION_FIELDS.caseTypeId,
-  externalCaseId: str("Your own case reference, e.g. `claim_48392`."),
-  externalApplicantId: str("Your own applicant reference, e.g. `applicant_789`."),
-  returnUrl: SESSION_FIELDS.returnUrl,
-  locale: SESSION_FIELDS.locale,
-  traceId: SESSION_FIELDS.traceId,
-  expiresAt: SESSION_FIELDS.expiresAt,
+  ...requestProperties(REQUEST_FIELD_LIST, (field) => field.doc),
   idempotencyKey: str("Your own idempotency key; derived from the stack, the resource name and the inputs when absent."),
   rotation: SESSION_FIELDS.rotation,
   adoptSessionId: str(
@@ -87,17 +94,20 @@ const INTAKE_SESSION_OUTPUTS: Record<string, SchemaProperty> = {
   expiresAt: str("When the link stops working."),
   createdAt: str("When the session was created."),
   idempotencyKey: str("The idempotency key the session was created with."),
-  caseTypeId: str("The session's case type."),
-  externalCaseId: str("The session's external case id."),
-  externalApplicantId: str("The session's external applicant id."),
-  returnUrl: str("The session's return URL, if any."),
-  locale: str("The session's locale, if any."),
-  traceId: str("The session's trace id, if any."),
+  ...requestProperties(
+    REQUEST_FIELD_LIST.filter((field) => field.echo),
+    described.echo,
+  ),
   rotation: str("The rotation label the session was created for, if any."),
 };
 
+/** The columns of a campaign CSV, for the description of `csvFile`: the required ones, then the optional ones. */
+const CSV_COLUMNS = [campaignFields("key")[0], ...ROW_FIELD_LIST].filter((field) => field !== undefined);
+const CSV_REQUIRED = CSV_COLUMNS.filter((field) => field.required).map((field) => field.wire).join(",");
+const CSV_OPTIONAL = CSV_COLUMNS.filter((field) => !field.required).map((field) => `\`${field.wire}\``).join(", ");
+
 const CAMPAIGN_LINKS_INPUTS: Record<string, SchemaProperty> = {
-  caseTypeId: str("Case type of every link, e.g. `hail_damage`."),
+  ...requestProperties(campaignFields("setting"), described.campaign),
   rows: {
     type: "object",
     additionalProperties: { $ref: "#/types/klarefi:index:CampaignRow" },
@@ -108,15 +118,12 @@ const CAMPAIGN_LINKS_INPUTS: Record<string, SchemaProperty> = {
   csvFile: {
     $ref: "pulumi.json#/Asset",
     description:
-      "Or the rows as a CSV file with a header row (`external_case_id,external_applicant_id` and optional `locale`, `return_url`), " +
+      `Or the rows as a CSV file with a header row (\`${CSV_REQUIRED}\` and optional ${CSV_OPTIONAL}), ` +
       "as a file asset: `fn::fileAsset: applicants.csv` in YAML, `pulumi.FileAsset(\"applicants.csv\")` in Python (relative to the project folder). " +
       "The file is read when the program runs, with the checks and messages of `IntakeCampaign`'s `csvFile` (every problem with its line); " +
       "its rows are kept in state, so editing one line changes only that row.",
   },
-  locale: str("Default locale of the rows."),
-  returnUrl: str("Default return URL of the rows."),
-  expiresAt: SESSION_FIELDS.expiresAt,
-  traceId: SESSION_FIELDS.traceId,
+  ...requestProperties(DEFAULT_FIELD_LIST, described.campaign),
   rotation: SESSION_FIELDS.rotation,
   reissue: SESSION_FIELDS.reissue,
   retainRemovedRows: { type: "boolean", description: "Rows that leave the campaign keep their links instead of being revoked." },
@@ -162,16 +169,16 @@ export function klarefiSchema(version: string): Record<string, unknown> {
           "idempotency key (an interrupted run never leaves two open links), `pulumi destroy` revokes it. Import an existing open session " +
           "with `pulumi import klarefi:index:IntakeSession <name> <session id>`.",
         inputProperties: INTAKE_SESSION_INPUTS,
-        requiredInputs: ["caseTypeId", "externalCaseId", "externalApplicantId"],
+        requiredInputs: REQUIRED_FIELDS.map((field) => field.name),
         properties: INTAKE_SESSION_OUTPUTS,
-        required: ["sessionId", "caseId", "signedUrl", "status", "expiresAt", "createdAt", "idempotencyKey", "caseTypeId", "externalCaseId", "externalApplicantId"],
+        required: ["sessionId", "caseId", "signedUrl", "status", "expiresAt", "createdAt", "idempotencyKey", ...REQUIRED_FIELDS.filter((field) => field.echo).map((field) => field.name)],
       },
       [CAMPAIGN_LINKS_TOKEN]: {
         description:
           "Every link of a campaign in one resource, at the speed of the API for thousands of links: same keys and guarantees as one " +
           "IntakeSession per row, a per-row diff, and a partial failure that the next `up` completes.",
         inputProperties: CAMPAIGN_LINKS_INPUTS,
-        requiredInputs: ["caseTypeId"],
+        requiredInputs: campaignFields("setting").map((field) => field.name),
         properties: CAMPAIGN_LINKS_OUTPUTS,
         required: ["caseTypeId", "sessions", "signedUrls", "summary"],
       },
@@ -180,12 +187,8 @@ export function klarefiSchema(version: string): Record<string, unknown> {
       "klarefi:index:CampaignRow": {
         type: "object",
         description: "One applicant of a campaign.",
-        properties: {
-          applicant: str("The row's external applicant id."),
-          locale: str("This row's locale, overriding the campaign's."),
-          returnUrl: str("This row's return URL, overriding the campaign's."),
-        },
-        required: ["applicant"],
+        properties: Object.fromEntries(ROW_FIELD_LIST.map((field) => [field.row.name, str(described.row(field))])),
+        required: ROW_FIELD_LIST.filter((field) => field.required).map((field) => field.row.name),
       },
       "klarefi:index:LinkState": {
         type: "object",

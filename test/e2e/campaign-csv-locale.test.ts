@@ -1,10 +1,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PulumiCliStack } from "../../scripts/pulumi-cli";
 import { pulumiProcessEnv } from "../../scripts/pulumi-env";
+import { fixtureDatabase } from "../helpers/fixture-database";
 import { installInto, packRepository, userProjectEnv } from "../helpers/package";
 import { repoRoot, TEST_PASSPHRASE } from "../helpers/pulumi";
 import { callsSince, startTestServer, type TestServer } from "../helpers/server";
@@ -109,36 +109,12 @@ describe("a campaign CSV with a bad layout, in a project outside the repository"
   });
 });
 
-/**
- * A copy of the fixture's server database, its times moved forward by the
- * fixture's age so that its 30-day links are still open.
- */
-function fixtureDatabase(dir: string): string {
-  const db = path.join(dir, "klarefi.db");
-  copyFileSync(path.join(FIXTURE, "klarefi.db"), db);
-  const madeAt = Date.parse(readFileSync(path.join(FIXTURE, "created-at.txt"), "utf8").trim());
-  const shiftMs = Math.max(0, Math.floor((Date.now() - madeAt) / 1000) * 1000);
-  const sqlite = new DatabaseSync(db);
-  try {
-    sqlite
-      .prepare(
-        "UPDATE sessions SET created_at = created_at + $s, expires_at = expires_at + $s, link_exp = link_exp + $s, " +
-          "revoked_at = revoked_at + $s, completed_at = completed_at + $s",
-      )
-      .run({ s: shiftMs });
-    sqlite.prepare("UPDATE idempotency_keys SET created_at = created_at + ?").run(shiftMs);
-  } finally {
-    sqlite.close();
-  }
-  return db;
-}
-
 describe("a bulk campaign written at 9f8ad13 with locales NL, nl and nl-nl (test/fixtures/bulk-9f8ad13)", () => {
   it("imports, moves to the packed form on the next up with no API call and no link changed; writing a locale in another case reissues nothing; a new row's locale is sent in canonical case; destroy revokes every live link", async () => {
     const dir = path.join(scratch, "bulk1");
     const program = readFileSync(path.join(FIXTURE, "program", "index.js"), "utf8");
     writeProject(dir, "klarefi-bulk1", program);
-    const fixtureServer = await startTestServer({ dbPath: fixtureDatabase(dir) });
+    const fixtureServer = await startTestServer({ dbPath: fixtureDatabase(FIXTURE, dir) });
     try {
       // The fixture's stack took its base URL from the environment, so its state names no port.
       const stack = cliStack(dir, "bulk1", { KLAREFI_BASE_URL: fixtureServer.url });

@@ -1,12 +1,12 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import * as pulumi from "@pulumi/pulumi";
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { fetch } from "undici";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { fixtureDatabase } from "../helpers/fixture-database";
 import { builtPackage, klarefiStackConfig, repoRoot, withInlineStack } from "../helpers/pulumi";
 import { callsSince, startTestServer, useTestServer } from "../helpers/server";
 
@@ -107,26 +107,6 @@ interface ExportedResource {
   outputs?: Record<string, unknown>;
 }
 
-/**
- * A copy of the release's server database, its times moved forward so that
- * the sessions were created just now: the links would otherwise expire 30
- * days after the fixture was made, and an expired link cannot be revoked.
- */
-function releaseDatabase(dir: string): string {
-  const db = path.join(dir, "klarefi.db");
-  copyFileSync(path.join(RELEASE, "klarefi.db"), db);
-  const madeAt = Date.parse(readFileSync(path.join(RELEASE, "created-at.txt"), "utf8").trim());
-  const shiftMs = Math.max(0, Math.floor((Date.now() - madeAt) / 1000) * 1000);
-  const sqlite = new DatabaseSync(db);
-  try {
-    sqlite.prepare("UPDATE sessions SET created_at = created_at + ?, expires_at = expires_at + ?").run(shiftMs, shiftMs);
-    sqlite.prepare("UPDATE idempotency_keys SET created_at = created_at + ?").run(shiftMs);
-  } finally {
-    sqlite.close();
-  }
-  return db;
-}
-
 /** The path and query of a signed URL, to open it on whatever port the server listens now. */
 function linkPart(signedUrl: string): string {
   const url = new URL(signedUrl);
@@ -137,7 +117,7 @@ describe("state written by the first release", () => {
   it("imports unchanged: preview shows no change and makes no API call, refresh rewrites it in the smaller shape with links still encrypted, and destroy revokes every link the release made", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "klarefi-release-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const releaseServer = await startTestServer({ dbPath: releaseDatabase(dir) });
+    const releaseServer = await startTestServer({ dbPath: fixtureDatabase(RELEASE, dir) });
     onTestFinished(() => releaseServer.stop());
 
     const deployment = JSON.parse(readFileSync(path.join(RELEASE, "state.json"), "utf8")) as Deployment;

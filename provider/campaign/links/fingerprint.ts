@@ -40,7 +40,7 @@
  */
 import type { SessionFields } from "../../session-ops";
 import { createHash } from "node:crypto";
-import { fingerprint, REISSUING_FIELDS } from "./inputs";
+import { fingerprint, fingerprintValues, REISSUING_FIELDS } from "./inputs";
 
 /** Tags with at most this many letters are tried in every upper/lower combination. */
 export const MAX_ENUMERATED_LETTERS = 6;
@@ -66,7 +66,7 @@ export function fingerprintMatches(stored: string, desired: string, fields: Sess
 /**
  * `fingerprint(fields with locale = spelling, rotation)` as a function of the
  * spelling, one hash per spelling: the canonical JSON (links/inputs.ts
- * `fingerprint`: the rotation, then `REISSUING_FIELDS` in that order) is cut
+ * `fingerprintValues`: the rotation, then `REISSUING_FIELDS` in that order) is cut
  * around the locale once. `desired` is `fingerprint(fields, rotation)`: the
  * cut is used only when it gives that same hash for the row's own locale, so
  * should the canonical form ever change there, this falls back to
@@ -74,7 +74,7 @@ export function fingerprintMatches(stored: string, desired: string, fields: Sess
  */
 export function localeHasher(fields: SessionFields, rotation: string | undefined, desired: string): (spelling: string) => string {
   const slow = (spelling: string) => fingerprint({ ...fields, locale: spelling }, rotation);
-  const values = [rotation ?? "", ...REISSUING_FIELDS.map((name) => fields[name] ?? "")];
+  const values = fingerprintValues(fields, rotation);
   const at = 1 + REISSUING_FIELDS.indexOf("locale");
   const json = (items: readonly string[]) => JSON.stringify(items).slice(1, -1);
   const before = `[${json(values.slice(0, at))}${at > 0 ? "," : ""}`;

@@ -9,7 +9,17 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { canonicalLocale, fields } from "../../../contract/fields";
+import { fields } from "../../../contract/fields";
+import {
+  type CampaignName,
+  campaignFields,
+  campaignRequests,
+  DEFAULT_FIELD_LIST,
+  inputShape,
+  REQUEST_FIELD_LIST,
+  rowShape,
+  type WireName,
+} from "../../../contract/request-fields";
 import { type SessionStatus } from "../../../contract/schemas";
 import type { SessionFields } from "../../session-ops";
 import { campaignRowName } from "../../idempotency";
@@ -17,22 +27,17 @@ import { logicalNameFor } from "../rows";
 import { isPacked, PACKED_ROWS_HEADER, unpackRows } from "./packed";
 
 /** One applicant's row as the resource stores it, checked with the contract's rules. */
-export const LinkRowInput = z.object({
-  applicant: fields.externalId("applicant"),
-  locale: fields.canonicalLocale("locale").optional(),
-  returnUrl: fields.returnUrl("returnUrl").optional(),
-});
+export const LinkRowInput = z.object(rowShape());
 export type LinkRowInput = z.infer<typeof LinkRowInput>;
+
+/** The request fields a bulk resource takes itself: the settings (`caseTypeId`) and the rows' defaults. */
+export const CAMPAIGN_FIELDS = [...campaignFields("setting"), ...DEFAULT_FIELD_LIST].map((field) => field.name) as CampaignName<"setting" | "row or default" | "default">[];
 
 /** The inputs of the bulk resource, as `IntakeCampaign` sends them. */
 export const CampaignLinksInputs = z.object({
   /** `${project}/${stack}/${campaign name}`; each row's key scope adds `-${row name}`. */
   keyScope: z.string().min(1),
-  caseTypeId: fields.caseTypeId("caseTypeId"),
-  locale: fields.canonicalLocale("locale").optional(),
-  returnUrl: fields.returnUrl("returnUrl").optional(),
-  expiresAt: fields.timestamp("expiresAt").optional(),
-  traceId: fields.traceId("traceId").optional(),
+  ...inputShape(CAMPAIGN_FIELDS),
   rotation: fields.label("rotation").optional(),
   /** `"allow"`: a change that needs new links for live rows may revoke and reissue them. */
   reissue: z.literal("allow").optional(),
@@ -123,8 +128,22 @@ export interface DesiredRow {
   rotation: string | undefined;
 }
 
-/** The request fields whose change needs a new link (everything but the expiry). */
-export const REISSUING_FIELDS = ["case_type_id", "external_applicant_id", "return_url", "locale", "trace_id"] as const;
+/**
+ * The request fields a row's `fp` hashes: those whose change needs a new
+ * link (everything but the expiry), but the key (a row with another key is
+ * another row). In table order (contract/request-fields.ts), which stored
+ * fingerprints depend on: `case_type_id`, `external_applicant_id`,
+ * `return_url`, `locale`, `trace_id`, then any field added later.
+ */
+export const REISSUING_FIELDS: readonly WireName[] = REQUEST_FIELD_LIST.filter((field) => field.reissues && field.campaign !== "key").map((field) => field.wire as WireName);
+
+/**
+ * How many values every fingerprint hashes: the rotation and the five fields
+ * hashed since bulk campaigns began. A field added to the table later is
+ * hashed only when some row sets it (trailing empty values are left out),
+ * so adding a field changes no stored fingerprint.
+ */
+const FIRST_FINGERPRINT_VALUES = 6;
 
 /** The name of the CSV file the rows came from (a name, or a file asset's path), if any. */
 export function csvFileName(value: unknown): string | undefined {
@@ -136,30 +155,25 @@ export function csvFileName(value: unknown): string | undefined {
 /** The effective request of every row: the row's own values, then the campaign's defaults. */
 export function desiredRows(inputs: CampaignLinksInputs): Map<string, DesiredRow> {
   const out = new Map<string, DesiredRow>();
+  // Canonical forms also for old inputs read back raw (the reissue guard's olds).
+  const requestOf = campaignRequests(inputs, "wire");
   for (const [caseId, row] of Object.entries(inputs.rows)) {
-    const fields: SessionFields = {
-      case_type_id: inputs.caseTypeId,
-      external_case_id: caseId,
-      external_applicant_id: row.applicant,
-      return_url: row.returnUrl ?? inputs.returnUrl,
-      // Canonical case also for old inputs read back raw (the reissue guard's olds).
-      locale: optionalCanonicalLocale(row.locale ?? inputs.locale),
-      trace_id: inputs.traceId,
-      expires_at: inputs.expiresAt,
-    };
+    const fields = requestOf(caseId, row) as SessionFields;
     out.set(caseId, { caseId, scope: campaignRowName(inputs.keyScope, logicalNameFor(caseId)), fields, fp: fingerprint(fields, inputs.rotation), rotation: inputs.rotation });
   }
   return out;
 }
 
-function optionalCanonicalLocale(locale: string | undefined): string | undefined {
-  return locale === undefined ? undefined : canonicalLocale(locale);
+/** What a fingerprint hashes: the rotation, then `REISSUING_FIELDS` in order ("" when absent), without trailing empty values past the first six. */
+export function fingerprintValues(fields: SessionFields, rotation: string | undefined): string[] {
+  const values = [rotation ?? "", ...REISSUING_FIELDS.map((name) => fields[name] ?? "")];
+  while (values.length > FIRST_FINGERPRINT_VALUES && values[values.length - 1] === "") values.pop();
+  return values;
 }
 
 /** A short hash of the fields whose change needs a new link, and of the rotation. */
 export function fingerprint(fields: SessionFields, rotation: string | undefined): string {
-  const canonical = JSON.stringify([rotation ?? "", ...REISSUING_FIELDS.map((name) => fields[name] ?? "")]);
-  return createHash("sha256").update(canonical).digest("hex").slice(0, 12);
+  return createHash("sha256").update(JSON.stringify(fingerprintValues(fields, rotation))).digest("hex").slice(0, 12);
 }
 
 /** Counts rows per status. */

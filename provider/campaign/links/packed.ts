@@ -27,14 +27,11 @@
  * is read as before.
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { type ByRowName, ROW_FIELD_LIST } from "../../../contract/request-fields";
 import type { SessionStatus } from "../../../contract/schemas";
 
 /** One row's own values, as `IntakeCampaignLinks` takes them (absent = the campaign's default). */
-export interface PackedRowInput {
-  applicant: string;
-  locale?: string;
-  returnUrl?: string;
-}
+export type PackedRowInput = ByRowName<string>;
 
 /** What state keeps for one row; `fp` fingerprints the fields whose change needs a new link. */
 export interface PackedLinkState {
@@ -91,12 +88,17 @@ export function isPacked(value: unknown, header: string): value is string {
   return typeof value === "string" && (value === header || value.startsWith(`${header}\n`) || value.startsWith(`${header}${DEFLATED}\n`));
 }
 
-/** Rows → one string: `["caseId","applicant","locale","returnUrl"]` per line, trailing absent values left out. */
+/**
+ * Rows → one string: `["caseId","applicant","locale","returnUrl"]` per line
+ * (the row fields in the order of their cells, contract/request-fields.ts),
+ * trailing absent values left out: a row field added later changes no line
+ * of a row that does not set it.
+ */
 export function packRows(rows: Readonly<Record<string, PackedRowInput>>): string {
   const out = [PACKED_ROWS_HEADER];
   for (const caseId of sortedKeys(rows)) {
-    const row = rows[caseId] as PackedRowInput;
-    const cells: (string | null)[] = [caseId, row.applicant, row.locale ?? null, row.returnUrl ?? null];
+    const row = rows[caseId] as Readonly<Record<string, string | undefined>>;
+    const cells: (string | null)[] = [caseId, ...ROW_FIELD_LIST.map((field) => row[field.row.name] ?? null)];
     while (cells.length > 2 && cells[cells.length - 1] === null) cells.pop();
     out.push(JSON.stringify(cells));
   }
@@ -111,14 +113,16 @@ export function packRows(rows: Readonly<Record<string, PackedRowInput>>): string
 export function unpackRows(text: string): Record<string, unknown> {
   const rows: Record<string, unknown> = {};
   for (const line of lines(text, PACKED_ROWS_HEADER, "rows")) {
-    const [caseId, applicant, locale, returnUrl] = parseLine(line, "rows");
+    const [caseId, ...cells] = parseLine(line, "rows");
     if (typeof caseId !== "string") throw new Error(`A line of the campaign's rows has no external case id: ${line.slice(0, 80)}`);
     if (caseId in rows) throw new Error(`The campaign's rows name ${caseId} twice.`);
-    rows[caseId] = {
-      applicant,
-      ...(locale === null || locale === undefined ? {} : { locale }),
-      ...(returnUrl === null || returnUrl === undefined ? {} : { returnUrl }),
-    };
+    const row: Record<string, unknown> = {};
+    ROW_FIELD_LIST.forEach((field, i) => {
+      const value = cells[i];
+      // A required cell is kept even when absent, for the schema to name it.
+      if (field.required || (value !== null && value !== undefined)) row[field.row.name] = value;
+    });
+    rows[caseId] = row;
   }
   return rows;
 }

@@ -14,6 +14,7 @@ import { reissueMessage } from "../../reissue";
 import { sameSecond } from "../../session-ops";
 import { fingerprintMatches } from "./fingerprint";
 import { csvFileName, desiredRows, REISSUING_FIELDS } from "./inputs";
+import { programName, ROW_FIELD_LIST } from "../../../contract/request-fields";
 
 /** What an `up` does, row by row. Every list holds external case ids. */
 export interface CampaignPlan {
@@ -80,30 +81,16 @@ export function reissuingFieldChanges(olds: Partial<CampaignLinksInputs>, news: 
     if (old === undefined || old.fp === row.fp) continue;
     for (const name of REISSUING_FIELDS) {
       if ((old.fields[name] ?? "") === (row.fields[name] ?? "")) continue;
-      const own = ROW_FIELDS[name];
-      const fromRow = own !== undefined && (olds.rows[caseId]?.[own.input] ?? "") !== (news.rows[caseId]?.[own.input] ?? "");
+      // A row's own field: the bulk row's property, and the CSV's column (its wire name).
+      const own = ROW_FIELD_LIST.find((field) => field.wire === name)?.row.name;
+      const rowValue = (rows: Readonly<Record<string, object>>) => (rows[caseId] as Record<string, unknown> | undefined)?.[own ?? ""] ?? "";
+      const fromRow = own !== undefined && rowValue(olds.rows) !== rowValue(news.rows);
       const csv = csvFileName(news.csvFile);
-      changed.add(fromRow && csv !== undefined ? `${own.csv} in ${csv}` : (PROGRAM_NAMES[name] ?? name));
+      changed.add(fromRow && csv !== undefined ? `${name} in ${csv}` : programName(name));
     }
   }
   return [...changed];
 }
-
-/** A row's own fields: the name in the row, and the CSV column. */
-const ROW_FIELDS: Partial<Record<(typeof REISSUING_FIELDS)[number], { input: "applicant" | "locale" | "returnUrl"; csv: string }>> = {
-  external_applicant_id: { input: "applicant", csv: "external_applicant_id" },
-  locale: { input: "locale", csv: "locale" },
-  return_url: { input: "returnUrl", csv: "return_url" },
-};
-
-/** API field names as users write them in programs. */
-const PROGRAM_NAMES: Record<string, string> = {
-  case_type_id: "caseTypeId",
-  external_applicant_id: "externalApplicantId",
-  return_url: "returnUrl",
-  locale: "locale",
-  trace_id: "traceId",
-};
 
 /**
  * The mass-replacement guard, run by `diff` on the recorded links (before

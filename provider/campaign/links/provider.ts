@@ -16,7 +16,9 @@ import { isRecord } from "../../intake-session/policy";
 import { type ProviderConnection, sharedProviderConnection } from "../../settings";
 import { sameSecond } from "../../session-ops";
 import { completedSinceLastRead, createOpenSession, moveExpiry, retrieveSession, revokeSession, settleAll } from "../../session-ops";
+import { REQUEST_FIELDS } from "../../../contract/request-fields";
 import {
+  CAMPAIGN_FIELDS,
   CampaignLinksInputs,
   type CampaignLinksOutputs,
   type DesiredRow,
@@ -131,7 +133,8 @@ function shardProblem(olds: Record<string, unknown>, news: CampaignLinksInputs):
  */
 function changedFields(olds: Record<string, unknown>, news: Record<string, unknown>, parsed: CampaignLinksInputs): string[] {
   if (olds.rows === undefined) return [];
-  const settings = ["caseTypeId", "locale", "returnUrl", "traceId", "rotation", "csvFile"] as const;
+  // The campaign's own request fields whose change needs new links (contract/request-fields.ts), the rotation, and the CSV (which names columns).
+  const settings = [...CAMPAIGN_FIELDS.filter((name) => REQUEST_FIELDS[name].reissues), "rotation", "csvFile"];
   if (typeof olds.rows === "string" && olds.rows === news.rows && settings.every((key) => olds[key] === news[key])) return [];
   const before = CampaignLinksInputs.safeParse(olds);
   return before.success ? reissuingFieldChanges(before.data, parsed) : [];

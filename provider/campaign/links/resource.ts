@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextApiKey } from "../../config-guard";
+import type { ByName, CampaignName } from "../../../contract/request-fields";
 import { keyScope } from "../../idempotency";
 import type { LinkRowInput, LinkState, StatusSummary } from "./inputs";
 import { packRows, unpackLinks, unpackUrls } from "./packed";
@@ -15,15 +16,14 @@ export const SERIALIZED_CAMPAIGN_LINKS_PROVIDER = `exports.handler = () => requi
 /** The type token, as `pulumi.dynamic.Resource` would make it for module `klarefi`. */
 export const CAMPAIGN_LINKS_TYPE = "pulumi-nodejs:dynamic/klarefi:IntakeCampaignLinks";
 
-/** Arguments of {@link IntakeCampaignLinks}: the campaign's rows and defaults, already validated. */
-export interface IntakeCampaignLinksArgs {
-  caseTypeId: string;
+/**
+ * Arguments of {@link IntakeCampaignLinks}: the campaign's settings
+ * (`caseTypeId`) and the rows' defaults (`locale`, `returnUrl`, `expiresAt`,
+ * `traceId`: contract/request-fields.ts), the rows, already validated.
+ */
+export interface IntakeCampaignLinksArgs extends ByName<string, CampaignName<"setting" | "row or default" | "default">> {
   /** External case id → the applicant and the row's own overrides. */
   rows: Record<string, LinkRowInput>;
-  locale?: string | undefined;
-  returnUrl?: string | undefined;
-  expiresAt?: string | undefined;
-  traceId?: string | undefined;
   rotation?: string | undefined;
   reissue?: "allow" | undefined;
   retainRemovedRows?: boolean | undefined;
