@@ -18,7 +18,7 @@
  * yields an open session wins. A re-run walks the same keys and so finds the
  * same session: no second open link for one resource.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { MAX_ID_LENGTH } from "../contract/fields";
 
 /** The walk gives up after this many generations: the inputs are then unusable as they are. */
@@ -77,7 +77,7 @@ export function baseIdempotencyKey(identity: KeyIdentity, userKey?: string): str
       .filter((name) => identity.fields[name] !== undefined)
       .map((name) => [name, identity.fields[name]]),
   ]);
-  return `pulumi_${createHash("sha256").update(canonical).digest("hex").slice(0, 40)}`;
+  return `pulumi_${hash("sha256", canonical, "hex").slice(0, 40)}`;
 }
 
 /** The key sent for generation `generation` (1-based) of a base key. */

@@ -39,7 +39,7 @@
  * one, cost no extra hash. Pure; table-tested in test/unit/campaign-fingerprint.test.ts.
  */
 import type { SessionFields } from "../../session-ops";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { fingerprint, fingerprintValues, REISSUING_FIELDS } from "./inputs";
 
 /** Tags with at most this many letters are tried in every upper/lower combination. */
@@ -84,7 +84,7 @@ export function localeHasher(fields: SessionFields, rotation: string | undefined
 }
 
 function sha12(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 12);
+  return hash("sha256", text, "hex").slice(0, 12);
 }
 
 /**

@@ -7,7 +7,7 @@
  * only what the next diff and the next destroy need (about 150 bytes), plus
  * every signed URL in one secret map.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { z } from "zod";
 import { fields } from "../../../contract/fields";
 import {
@@ -173,7 +173,7 @@ export function fingerprintValues(fields: SessionFields, rotation: string | unde
 
 /** A short hash of the fields whose change needs a new link, and of the rotation. */
 export function fingerprint(fields: SessionFields, rotation: string | undefined): string {
-  return createHash("sha256").update(JSON.stringify(fingerprintValues(fields, rotation))).digest("hex").slice(0, 12);
+  return hash("sha256", JSON.stringify(fingerprintValues(fields, rotation)), "hex").slice(0, 12);
 }
 
 /** Counts rows per status. */

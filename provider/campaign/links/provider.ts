@@ -7,6 +7,7 @@
  * instead of one per link.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
 import { expiryProblem } from "../../../contract/fields";
 import { issueMessage } from "../../../contract/messages";
 import type { Session } from "../../../contract/schemas";
@@ -170,6 +171,12 @@ export class CampaignLinksProviderImpl {
   #cancelled = false;
   /** The reissuing fields `check` found changed, by key scope, for the sentence of a refusal in `diff`. */
   readonly #changedFields = new Map<string, string[]>();
+  /**
+   * Inputs parsed lately, by digest: `check`, `diff` and `update` of one step
+   * are sent the same inputs, and a shard's rows (thousands) need parsing and
+   * fingerprinting once, not three times.
+   */
+  readonly #parsed = new Map<string, { inputs: CampaignLinksInputs; desired?: Map<string, DesiredRow> }>();
 
   constructor(sessions: ProviderConnection = sharedProviderConnection(), progress: () => ProgressSink = () => engineProgress()) {
     this.#sessions = sessions;
@@ -187,6 +194,34 @@ export class CampaignLinksProviderImpl {
     for (const breaker of this.#breakers) breaker.cancel(CANCELLED);
   }
 
+  /** The inputs of `raw`, parsed once per distinct inputs (the last few are kept). */
+  private parsed(raw: Record<string, unknown>): { inputs: CampaignLinksInputs; desired?: Map<string, DesiredRow> } | z.ZodError {
+    const digest = inputsDigest(raw);
+    const known = this.#parsed.get(digest);
+    if (known !== undefined) return known;
+    const parsed = CampaignLinksInputs.safeParse(raw);
+    if (!parsed.success) return parsed.error;
+    const entry = { inputs: parsed.data };
+    this.#parsed.set(digest, entry);
+    for (const key of this.#parsed.keys()) if (this.#parsed.size > 4) this.#parsed.delete(key);
+    return entry;
+  }
+
+  /** The inputs of `raw`; throws what zod found wrong (the engine checked them in `check`). */
+  private inputs(raw: Record<string, unknown>): CampaignLinksInputs {
+    const parsed = this.parsed(raw);
+    if (parsed instanceof z.ZodError) throw parsed;
+    return parsed.inputs;
+  }
+
+  /** The rows `inputs` ask for, fingerprinted once per parsed inputs. */
+  private desired(inputs: CampaignLinksInputs): Map<string, DesiredRow> {
+    const entry = [...this.#parsed.values()].find((e) => e.inputs === inputs);
+    if (entry === undefined) return desiredRows(inputs);
+    entry.desired ??= desiredRows(inputs);
+    return entry.desired;
+  }
+
   /** Called by the engine with the stack's config before the first operation. */
   configureFrom(config: { get(key: string): string | undefined }): Promise<void> {
     return this.#sessions.configureFrom(config);
@@ -197,11 +232,12 @@ export class CampaignLinksProviderImpl {
     if (problem) return { inputs: news, failures: [problem] };
     // Inputs the engine already checked and stored, sent again unchanged (packed rows): nothing to check.
     if (typeof news.rows === "string" && inputsDigest(olds) === inputsDigest(news)) return { inputs: news, failures: [] };
-    const parsed = CampaignLinksInputs.safeParse(news);
-    if (!parsed.success) {
-      const failures = parsed.error.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issueMessage(issue, news) }));
+    const checked = this.parsed(news);
+    if (checked instanceof z.ZodError) {
+      const failures = checked.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issueMessage(issue, news) }));
       return { inputs: news, failures };
     }
+    const parsed = { data: checked.inputs };
     // A deadline in the past is refused only when it is new: a campaign whose links expired still refreshes and destroys.
     const expiresAt = parsed.data.expiresAt;
     const expiry = expiresAt !== undefined && expiresAt !== olds.expiresAt ? expiryProblem("expiresAt", expiresAt, Date.now()) : undefined;
@@ -224,7 +260,7 @@ export class CampaignLinksProviderImpl {
     if (typeof olds.applied === "string" && olds.applied === inputsDigest(news) && rowCountOf(olds) === rowCountOf(news)) {
       return { changes: Array.isArray(olds.retiring) && olds.retiring.length > 0, replaces: [], deleteBeforeReplace: false };
     }
-    const inputs = CampaignLinksInputs.parse(news);
+    const inputs = this.inputs(news);
     const sessions = linksOf(olds);
     const retiring = retiringOf(olds);
     const plan = this.planFor(sessions, olds, inputs);
@@ -243,18 +279,18 @@ export class CampaignLinksProviderImpl {
   }
 
   private planFor(sessions: Record<string, LinkState>, olds: Record<string, unknown>, inputs: CampaignLinksInputs): CampaignPlan {
-    return planCampaign(sessions, desiredRows(inputs), { rotated: this.rotated(olds, inputs), retainRemovedRows: inputs.retainRemovedRows ?? false });
+    return planCampaign(sessions, this.desired(inputs), { rotated: this.rotated(olds, inputs), retainRemovedRows: inputs.retainRemovedRows ?? false });
   }
 
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: CampaignLinksOutputs }> {
-    const inputs = CampaignLinksInputs.parse(raw);
+    const inputs = this.inputs(raw);
     const id = inputs.keyScope + (inputs.shard === undefined || inputs.shard.count === 1 ? "" : `#${inputs.shard.index + 1}of${inputs.shard.count}`);
     const outs = await this.apply({}, inputs, "create", id, inputsDigest(raw));
     return { id, outs };
   }
 
   async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: CampaignLinksOutputs }> {
-    const inputs = CampaignLinksInputs.parse(news);
+    const inputs = this.inputs(news);
     return { outs: await this.apply(olds, inputs, "update", id, inputsDigest(news)) };
   }
 
@@ -272,7 +308,7 @@ export class CampaignLinksProviderImpl {
   ): Promise<CampaignLinksOutputs> {
     const client = await this.#sessions.client();
     const { sessions, signedUrls, retiring: stillRetiring } = stateFrom(olds);
-    const desired = desiredRows(inputs);
+    const desired = this.desired(inputs);
     const plan = this.planFor(sessions, olds, inputs);
     const label = campaignLabel(inputs.keyScope);
     const failures: RowFailure[] = [];
