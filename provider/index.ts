@@ -13,6 +13,7 @@ export {
   CampaignRowsError,
   parseCampaignCsv,
   validateCampaignRows,
+  readablePacked,
   unpackLinks,
   unpackRows,
   unpackUrls,
