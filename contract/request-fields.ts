@@ -73,6 +73,7 @@ const REQUIRED = { ...OPTIONAL, required: true } as const;
 
 /** The request fields, by their program names, in the order of the fingerprint (see the module comment). */
 export const REQUEST_FIELDS = {
+  /** Case type identifier from the Klarefi dashboard, e.g. `motor_claim`: it decides what the applicant is asked. A change needs a new link. */
   caseTypeId: {
     ...REQUIRED,
     wire: "case_type_id", rule: fields.caseTypeId, noun: "case type", campaign: "setting",
@@ -80,36 +81,42 @@ export const REQUEST_FIELDS = {
     campaignDoc: "Case type of every link, e.g. `hail_damage`.",
     cli: { flag: "case-type", arg: "<id>", help: "Case type identifier from your Klarefi dashboard, e.g. motor_claim" },
   },
+  /** Your own case reference, e.g. `claim_48392`: how your system finds the case again. A change needs a new link. */
   externalCaseId: {
     ...REQUIRED,
     wire: "external_case_id", rule: fields.externalId, noun: "external case id", campaign: "key",
     doc: "Your own case reference, e.g. `claim_48392`.",
     cli: { flag: "external-case-id", arg: "<ref>", help: "Your system's case reference, e.g. claim_48392" },
   },
+  /** Your own applicant reference, e.g. `applicant_789`: who the link is for. A change needs a new link. */
   externalApplicantId: {
     ...REQUIRED,
     wire: "external_applicant_id", rule: fields.externalId, noun: "external applicant id", campaign: "row", row: { name: "applicant", cell: 1 },
     doc: "Your own applicant reference, e.g. `applicant_789`.",
     cli: { flag: "external-applicant-id", arg: "<ref>", help: "Your system's applicant reference, e.g. applicant_789" },
   },
+  /** Where the hosted page sends the applicant when done; https only (http for localhost). A change needs a new link. */
   returnUrl: {
     ...OPTIONAL,
     wire: "return_url", rule: fields.returnUrl, noun: "return URL", campaign: "row or default", row: { name: "returnUrl", cell: 3 },
     doc: "Where the hosted page sends the applicant when done; https only.",
     cli: { flag: "return-url", arg: "<url>", help: "Where the applicant goes when done (https://, or http://localhost)" },
   },
+  /** BCP 47 language tag of the hosted page, e.g. `nl` or `nl-BE`; sent and compared in canonical case. A change needs a new link. */
   locale: {
     ...OPTIONAL,
     wire: "locale", rule: fields.locale, canonical: canonicalLocale, noun: "locale", campaign: "row or default", row: { name: "locale", cell: 2 },
     doc: "BCP 47 language tag of the hosted page, e.g. `nl`.",
     cli: { flag: "locale", arg: "<tag>", help: "BCP 47 language tag, e.g. nl or nl-BE" },
   },
+  /** Trace id for support and debugging, echoed by the API. A change needs a new link. */
   traceId: {
     ...OPTIONAL,
     wire: "trace_id", rule: fields.traceId, noun: "trace id", campaign: "default",
     doc: "Trace id for support and debugging; echoed by the API.",
     cli: { flag: "trace-id", arg: "<id>", help: "Trace id for support/debugging (also sent as Klarefi-Trace-Id)" },
   },
+  /** When the link stops working (RFC 3339); the API's default is 30 days after creation. A new value moves an open link's deadline in place. */
   expiresAt: {
     // Moved in place (PATCH), and the session's own output (the API's default applies when absent).
     ...OPTIONAL, reissues: false, echo: false,
@@ -132,8 +139,11 @@ export type CampaignName<Role extends CampaignRole> = { [K in RequestName]: Tabl
 export type EchoName = { [K in RequestName]: Table[K]["echo"] extends true ? K : never }[RequestName];
 
 /** Values by program name, the required fields required: `{ caseTypeId: V; …; locale?: V }`. */
-export type ByName<V, Names extends RequestName = RequestName> = { [K in Names & RequiredName]: V } & {
-  [K in Exclude<Names, RequiredName>]?: V | undefined;
+export type ByName<V, Names extends RequestName = RequestName> = {
+  // Mapped over the table's own keys, so each property keeps its entry's doc comment (editor hover text).
+  [K in keyof Table as K extends Names & RequiredName ? K : never]: V;
+} & {
+  [K in keyof Table as K extends Exclude<Names, RequiredName> ? K : never]?: V | undefined;
 };
 /** The same by wire name: `{ case_type_id: V; …; locale?: V }`. */
 export type ByWireName<V> = { [K in RequestName as Table[K]["wire"]]: K extends RequiredName ? V : V | undefined };
