@@ -89,7 +89,8 @@ describe.each(CAMPAIGN_MODES)("a $mode campaign with its state in an S3 bucket",
         expect(objects.size).toBeGreaterThan(1);
         const everything = [...objects.values()].join("\n");
         expect(everything).toContain("ciphertext");
-        for (const link of Object.values(links)) expect(everything).toContain(link.sessionId); // the objects read are this stack's state
+        // The objects read are this stack's state: its rows' case ids (this run's own tag) are there.
+        for (const caseId of Object.keys(links)) expect(everything).toContain(caseId);
         expect(everything.includes(server.apiKey), "API key in plaintext in the bucket").toBe(false);
         for (const link of Object.values(links)) {
           const sig = new URL(link.signedUrl).searchParams.get("sig");
