@@ -194,9 +194,8 @@ export class CampaignLinksProviderImpl {
     for (const breaker of this.#breakers) breaker.cancel(CANCELLED);
   }
 
-  /** The inputs of `raw`, parsed once per distinct inputs (the last few are kept). */
-  private parsed(raw: Record<string, unknown>): { inputs: CampaignLinksInputs; desired?: Map<string, DesiredRow> } | z.ZodError {
-    const digest = inputsDigest(raw);
+  /** The inputs of `raw` (whose digest is `digest`), parsed once per distinct inputs (the last few are kept). */
+  private parsed(raw: Record<string, unknown>, digest: string): { inputs: CampaignLinksInputs; desired?: Map<string, DesiredRow> } | z.ZodError {
     const known = this.#parsed.get(digest);
     if (known !== undefined) return known;
     const parsed = CampaignLinksInputs.safeParse(raw);
@@ -208,8 +207,8 @@ export class CampaignLinksProviderImpl {
   }
 
   /** The inputs of `raw`; throws what zod found wrong (the engine checked them in `check`). */
-  private inputs(raw: Record<string, unknown>): CampaignLinksInputs {
-    const parsed = this.parsed(raw);
+  private inputs(raw: Record<string, unknown>, digest: string): CampaignLinksInputs {
+    const parsed = this.parsed(raw, digest);
     if (parsed instanceof z.ZodError) throw parsed;
     return parsed.inputs;
   }
@@ -231,22 +230,23 @@ export class CampaignLinksProviderImpl {
     const problem = this.#sessions.configProblem();
     if (problem) return { inputs: news, failures: [problem] };
     // Inputs the engine already checked and stored, sent again unchanged (packed rows): nothing to check.
-    if (typeof news.rows === "string" && inputsDigest(olds) === inputsDigest(news)) return { inputs: news, failures: [] };
-    const checked = this.parsed(news);
+    const digest = inputsDigest(news);
+    if (typeof news.rows === "string" && inputsDigest(olds) === digest) return { inputs: news, failures: [] };
+    const checked = this.parsed(news, digest);
     if (checked instanceof z.ZodError) {
       const failures = checked.issues.map((issue) => ({ property: issue.path.map(String).join(".") || "inputs", reason: issueMessage(issue, news) }));
       return { inputs: news, failures };
     }
-    const parsed = { data: checked.inputs };
+    const { inputs } = checked;
     // A deadline in the past is refused only when it is new: a campaign whose links expired still refreshes and destroys.
-    const expiresAt = parsed.data.expiresAt;
+    const expiresAt = inputs.expiresAt;
     const expiry = expiresAt !== undefined && expiresAt !== olds.expiresAt ? expiryProblem("expiresAt", expiresAt, Date.now()) : undefined;
     if (expiry !== undefined) return { inputs: news, failures: [{ property: "expiresAt", reason: expiry }] };
-    const shardChange = shardProblem(olds, parsed.data);
+    const shardChange = shardProblem(olds, inputs);
     if (shardChange !== undefined) return { inputs: news, failures: [{ property: "", reason: shardChange }] };
-    this.#changedFields.set(parsed.data.keyScope + shardSuffix(parsed.data), changedFields(olds, news, parsed.data));
+    this.#changedFields.set(inputs.keyScope + shardSuffix(inputs), changedFields(olds, news, inputs));
     // Packed rows stay packed in the engine (packed.ts); a map stays a map.
-    return { inputs: typeof news.rows === "string" ? { ...parsed.data, rows: news.rows } : parsed.data, failures: [] };
+    return { inputs: typeof news.rows === "string" ? { ...inputs, rows: news.rows } : inputs, failures: [] };
   }
 
   /**
@@ -257,10 +257,11 @@ export class CampaignLinksProviderImpl {
    */
   async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
     // The inputs the last up carried out in full, with every row still in state: nothing to do, no row read.
-    if (typeof olds.applied === "string" && olds.applied === inputsDigest(news) && rowCountOf(olds) === rowCountOf(news)) {
+    const digest = inputsDigest(news);
+    if (typeof olds.applied === "string" && olds.applied === digest && rowCountOf(olds) === rowCountOf(news)) {
       return { changes: Array.isArray(olds.retiring) && olds.retiring.length > 0, replaces: [], deleteBeforeReplace: false };
     }
-    const inputs = this.inputs(news);
+    const inputs = this.inputs(news, digest);
     const sessions = linksOf(olds);
     const retiring = retiringOf(olds);
     const plan = this.planFor(sessions, olds, inputs);
@@ -283,15 +284,16 @@ export class CampaignLinksProviderImpl {
   }
 
   async create(raw: Record<string, unknown>): Promise<{ id: string; outs: CampaignLinksOutputs }> {
-    const inputs = this.inputs(raw);
+    const digest = inputsDigest(raw);
+    const inputs = this.inputs(raw, digest);
     const id = inputs.keyScope + (inputs.shard === undefined || inputs.shard.count === 1 ? "" : `#${inputs.shard.index + 1}of${inputs.shard.count}`);
-    const outs = await this.apply({}, inputs, "create", id, inputsDigest(raw));
+    const outs = await this.apply({}, inputs, "create", id, digest);
     return { id, outs };
   }
 
   async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: CampaignLinksOutputs }> {
-    const inputs = this.inputs(news);
-    return { outs: await this.apply(olds, inputs, "update", id, inputsDigest(news)) };
+    const digest = inputsDigest(news);
+    return { outs: await this.apply(olds, this.inputs(news, digest), "update", id, digest) };
   }
 
   /**
